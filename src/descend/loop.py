@@ -1,0 +1,294 @@
+"""The one loop: ``minimize`` runs full-batch GD, SGD and mini-batch alike.
+
+They differ only in ``batch_size`` (None: full batch; 1: one row per step; k: mini-batch);
+the optimizer is orthogonal to the batching. At every epoch boundary the loop records the
+full-data loss and the weights, then asks its monitors whether to stop; between boundaries
+an *epoch runner* takes the steps and records the loss, gradient norm and learning rate of
+each. The plain NumPy runner below is the reference; compiled runners plug in at the same
+place and must give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import batching
+from .errors import ParameterError, check_positive
+from .monitors import Convergence, Divergence, Stop
+from .optim import Optimizer, OptState, SGD
+
+__all__ = ["minimize", "Result", "History", "Run", "numpy_epoch"]
+
+
+class History:
+    """Everything a run recorded.
+
+    Per epoch boundary (the start of each epoch, then the end of the run):
+    ``epoch_loss`` (full-data loss), ``w`` (weights), ``epoch_grad_norm`` (full-data gradient
+    norm; NaN where it was not evaluated), ``epoch_time`` (seconds spent in steps so far,
+    full-data evaluations excluded), ``epoch_step`` and ``epoch_samples`` (steps and rows
+    seen so far). Per step: ``step_loss`` (the batch loss before the update), ``grad_norm``
+    (of the batch gradient), ``lr`` (the learning rate used), ``step_epoch`` (its epoch).
+    """
+
+    def __init__(self):
+        self.epoch_loss_list: list[float] = []
+        self.epoch_grad_norm_list: list[float] = []
+        self.w_list: list[np.ndarray] = []
+        self.epoch_time_list: list[float] = []
+        self.epoch_step_list: list[int] = []
+        self.epoch_samples_list: list[int] = []
+        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+        self.wall_time = 0.0
+
+    def add_boundary(self, loss, grad_norm, w, train_time, steps, samples):
+        self.epoch_loss_list.append(float(loss))
+        self.epoch_grad_norm_list.append(float(grad_norm))
+        self.w_list.append(np.array(w, dtype=np.float64))
+        self.epoch_time_list.append(train_time)
+        self.epoch_step_list.append(steps)
+        self.epoch_samples_list.append(samples)
+
+    def add_steps(self, loss, grad_norm, lr, epoch):
+        self._steps.append((np.asarray(loss, float), np.asarray(grad_norm, float), np.asarray(lr, float), epoch))
+
+    def _cat(self, i):
+        if not self._steps:
+            return np.zeros(0)
+        return np.concatenate([s[i] for s in self._steps])
+
+    epoch_loss = property(lambda self: np.array(self.epoch_loss_list))
+    epoch_grad_norm = property(lambda self: np.array(self.epoch_grad_norm_list))
+    w = property(lambda self: np.array(self.w_list))
+    epoch_time = property(lambda self: np.array(self.epoch_time_list))
+    epoch_step = property(lambda self: np.array(self.epoch_step_list))
+    epoch_samples = property(lambda self: np.array(self.epoch_samples_list))
+    step_loss = property(lambda self: self._cat(0))
+    grad_norm = property(lambda self: self._cat(1))
+    lr = property(lambda self: self._cat(2))
+    step_epoch = property(lambda self: np.concatenate([np.full(len(s[0]), s[3]) for s in self._steps])
+                          if self._steps else np.zeros(0, int))
+
+    def __len__(self):
+        return len(self.epoch_loss_list)
+
+    def __repr__(self):
+        return f"History({len(self)} boundaries, {sum(len(s[0]) for s in self._steps)} steps)"
+
+
+@dataclass
+class Result:
+    """What ``minimize`` returns.
+
+    ``w`` is the final weights, or the best weights seen when the run diverged, was
+    interrupted or stopped early; ``loss`` is the full-data loss at ``w``. ``status`` is
+    "converged", "max_epochs", "diverged" or "stopped"; ``message`` says why in a sentence.
+    ``checkpoint`` resumes the run exactly: ``minimize(..., resume=result.checkpoint)``.
+    """
+
+    w: np.ndarray
+    loss: float
+    status: str
+    message: str
+    history: History
+    epochs: int
+    steps: int
+    optimizer: Optimizer
+    batch_size: int | None
+    seed: int
+    wall_time: float
+    checkpoint: dict = field(repr=False)
+    label: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.status in ("converged", "max_epochs")
+
+
+@dataclass
+class Run:
+    """The loop's live state, as monitors see it."""
+
+    objective: object
+    optimizer: Optimizer
+    state: OptState
+    w: np.ndarray
+    epoch: int
+    epochs: int
+    batch_size: int | None
+    seed: int
+    history: History
+    best_w: np.ndarray | None = None
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    restore_best: bool = False
+
+
+def numpy_epoch(objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
+    """The reference epoch runner: one ``loss_and_grad`` and one optimizer step per batch.
+
+    Writes each step's batch loss, gradient norm and learning rate into the ``out_*`` arrays
+    and the count of finished steps into ``progress[0]``. Stops before updating at the first
+    batch whose loss or gradient is not finite and returns False then, True otherwise.
+    """
+    if order is None:  # full batch, or an objective without rows: one step on every row
+        slices = [None]
+    else:
+        slices = batching.batch_slices(len(order), batch_size)
+    for s, sl in enumerate(slices):
+        rows = None if sl is None else order[sl]
+        loss, g = objective.loss_and_grad(w, rows)
+        gnorm = math.sqrt(float(g @ g))
+        out_loss[s] = loss
+        out_gnorm[s] = gnorm
+        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+            return False
+        out_lr[s] = optimizer.step(w, g, state)
+        progress[0] = s + 1
+    return True
+
+
+def _check_epochs(epochs):
+    return check_positive("epochs", epochs, integer=True)
+
+
+def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None, epochs: int = 100,
+             shuffle: bool = True, seed=0, tol: float | None = None, callbacks=(), resume: dict | None = None,
+             divergence: Divergence | None = None, label: str = "") -> Result:
+    """Minimise ``objective`` from ``w0`` by gradient steps; the one loop behind every method.
+
+    Parameters
+    ----------
+    objective : an Objective (LinearRegression, LogisticRegression, Function, a landscape, ...).
+    w0 : starting weights, length ``objective.n_params`` (coefficients, then the bias).
+    optimizer : an optimizer from :mod:`descend.optim`; default ``SGD(lr=0.01)``, the lecture's.
+    batch_size : None for full-batch gradient descent, 1 for SGD, k for mini-batches of k rows
+        (consecutive slices of the epoch's row order; the last batch is shorter when k does
+        not divide n). Objectives without rows take one step per epoch.
+    epochs : the number of passes over the data (the epoch count to reach, when resuming).
+    shuffle, seed : the row order of epoch e is a permutation drawn from (seed, e); with
+        ``shuffle=False`` it is 0..n-1. ``seed=None`` draws a fresh seed, kept in the result.
+    tol : None (default) runs every epoch unless diverged or stopped; a number stops with
+        status "converged" once the full-data gradient norm at an epoch boundary is <= tol.
+    callbacks : monitors (see :mod:`descend.monitors`) called at every epoch boundary.
+    resume : a ``Result.checkpoint``; the run continues from it exactly as if never stopped.
+    divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one
+        that grew 1000-fold over the starting loss).
+
+    The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
+    best weights seen and the whole history, with a status and a message that say why.
+    """
+    optimizer = SGD(lr=0.01) if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
+                             f"got {type(optimizer).__name__}.")
+    w = objective.check_w(w0, "w0")
+    n = objective.n_samples
+    batch_size = batching.check_batch_size(batch_size, n)
+    epochs = _check_epochs(epochs)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    monitors = [divergence or Divergence()]
+    if tol is not None:
+        monitors.append(Convergence(tol))
+    monitors.extend(callbacks)
+    needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
+
+    history = History()
+    state = optimizer.init(w)
+    start_epoch = 0
+    if resume is not None:
+        w = objective.check_w(resume["w"], "resume['w']")
+        state = OptState.from_dict(resume["state"])
+        start_epoch = int(resume["epoch"])
+        seed = resume.get("seed", seed)
+    run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
+
+    steps_per_epoch = batching.steps_per_epoch(n, batch_size)
+    rows_per_epoch = n if n is not None else 1
+    out_loss, out_gnorm, out_lr = np.empty(steps_per_epoch), np.empty(steps_per_epoch), np.empty(steps_per_epoch)
+    progress = np.zeros(1, dtype=np.int64)
+    train_time, steps_done, samples = 0.0, state.step, start_epoch * rows_per_epoch
+    stop: Stop | None = None
+    t_start = time.perf_counter()
+
+    def boundary():
+        nonlocal stop
+        if needs_grad:
+            loss, g = objective.loss_and_grad(run.w)
+            gnorm = math.sqrt(float(g @ g))
+        else:
+            loss, gnorm = objective.loss(run.w), math.nan
+        history.add_boundary(loss, gnorm, run.w, train_time, steps_done, samples)
+        if loss < run.best_loss:
+            run.best_loss, run.best_w, run.best_epoch = loss, run.w.copy(), run.epoch
+        for m in monitors:
+            stop = m.on_epoch(run)
+            if stop is not None:
+                return
+
+    for m in monitors:
+        m.on_start(run)
+    try:
+        with np.errstate(all="ignore"):
+            boundary()
+            while stop is None and run.epoch < epochs:
+                order = None
+                if n is not None and batch_size is not None:
+                    order = batching.epoch_order(n, run.epoch, seed, shuffle)
+                progress[0] = 0
+                ok = True
+                t0 = time.perf_counter()
+                try:
+                    ok = numpy_epoch(objective, run.w, optimizer, state, order, batch_size,
+                                     out_loss, out_gnorm, out_lr, progress)
+                finally:  # also on Ctrl-C: keep the steps taken so far
+                    done = int(progress[0])
+                    train_time += time.perf_counter() - t0
+                    steps_done += done
+                    samples += min(done * (batch_size or rows_per_epoch), rows_per_epoch)
+                    history.add_steps(out_loss[:done].copy(), out_gnorm[:done].copy(), out_lr[:done].copy(),
+                                      run.epoch)
+                if not ok:
+                    bad = done
+                    history.add_steps(out_loss[bad : bad + 1].copy(), out_gnorm[bad : bad + 1].copy(),
+                                      np.array([math.nan]), run.epoch)
+                    stop = Stop("diverged", f"the batch loss or gradient became non-finite at step {bad + 1} "
+                                            f"of epoch {run.epoch}")
+                    break
+                run.epoch += 1
+                boundary()
+    except KeyboardInterrupt:
+        stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
+        run.restore_best = True
+
+    status = stop.status if stop is not None else "max_epochs"
+    checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed}
+    keep_best = status == "diverged" or run.restore_best
+    w_out = run.best_w if (keep_best and run.best_w is not None) else run.w.copy()
+    loss_out = run.best_loss if (keep_best and run.best_w is not None) else history.epoch_loss_list[-1]
+    message = _message(run, status, stop, loss_out, keep_best)
+    history.wall_time = time.perf_counter() - t_start
+    result = Result(w=w_out, loss=float(loss_out), status=status, message=message, history=history,
+                    epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
+                    wall_time=history.wall_time, checkpoint=checkpoint, label=label)
+    for m in monitors:
+        m.on_end(run, result)
+    return result
+
+
+def _message(run, status, stop, loss, kept_best) -> str:
+    lr = run.optimizer.lr_at(run.state) if run.state.step == 0 else float(run.optimizer.schedule(0))
+    if status == "diverged":
+        return (f"diverged: {stop.message} with learning rate {lr:.4g}; the learning rate is too high "
+                f"- try a smaller one (e.g. {lr / 10:.3g}). Returning the best weights seen "
+                f"(epoch {run.best_epoch}, loss {loss:.4g}).")
+    if status == "max_epochs":
+        return f"ran all {run.epochs} epochs; final loss {loss:.4g}."
+    if kept_best:
+        return f"{stop.message}; returning the best weights seen (epoch {run.best_epoch}, loss {loss:.4g})."
+    return f"{stop.message}; final loss {loss:.4g}."

@@ -1,0 +1,186 @@
+"""Monitors: what the one loop calls at every epoch boundary.
+
+A monitor has three hooks, each optional:
+
+- ``on_start(run)`` before the first epoch;
+- ``on_epoch(run)`` after the full-data loss of an epoch boundary is recorded (the start of
+  every epoch, and the end of the run); returning a :class:`Stop` ends the run there;
+- ``on_end(run, result)`` once the result is built.
+
+``run`` is the loop's :class:`~descend.loop.Run`: the objective, optimizer and its state,
+the current weights, the epoch count, the history so far and the best weights seen.
+Divergence guarding, convergence, early stopping, plateau lr reduction and progress bars
+are all monitors; none is a flag inside the loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import ParameterError, check_positive
+
+__all__ = ["Stop", "Monitor", "Divergence", "Convergence", "EarlyStopping", "ReduceLROnPlateau", "Progress"]
+
+
+class Stop(NamedTuple):
+    """Returned by a monitor to end the run: status is "converged", "diverged" or "stopped"."""
+
+    status: str
+    message: str
+
+
+class Monitor:
+    needs_grad = False  # True: the loop also evaluates the full-data gradient at each boundary
+
+    def on_start(self, run):
+        pass
+
+    def on_epoch(self, run):
+        return None
+
+    def on_end(self, run, result):
+        pass
+
+
+def _fmt(x) -> str:
+    return f"{x:.4g}" if isinstance(x, (float, np.floating)) else str(x)
+
+
+class Divergence(Monitor):
+    """Stops a run whose loss blows up, finite or not.
+
+    Diverged when the full-data loss at an epoch boundary is NaN or infinite, or when it
+    exceeds ``growth`` times the starting loss (runaway growth while still finite: the
+    lecture at lr = 0.2 quadruples its loss every epoch and trips this at epoch 5).
+    The loop itself stops at the first step whose batch loss or gradient is not finite.
+    """
+
+    def __init__(self, growth: float = 1e3):
+        self.growth = check_positive("growth", growth)
+
+    def on_epoch(self, run):
+        losses = run.history.epoch_loss_list
+        loss = losses[-1]
+        start = losses[0]
+        if not math.isfinite(loss):
+            return Stop("diverged", f"the loss became {loss} at epoch {run.epoch}")
+        if loss > self.growth * max(start, np.finfo(float).tiny) and loss > start:
+            return Stop("diverged", f"the loss grew from {_fmt(start)} to {_fmt(loss)} "
+                                    f"(x{loss / start if start > 0 else math.inf:.3g}) by epoch {run.epoch}")
+        return None
+
+
+class Convergence(Monitor):
+    """Converged when the full-data gradient norm ||grad L(w)||_2 at an epoch boundary is <= tol."""
+
+    needs_grad = True
+
+    def __init__(self, tol: float):
+        self.tol = check_positive("tol", tol)
+
+    def on_epoch(self, run):
+        gnorm = run.history.epoch_grad_norm_list[-1]
+        if gnorm <= self.tol:
+            return Stop("converged", f"converged: the gradient norm {_fmt(gnorm)} is within tol {_fmt(self.tol)} "
+                                     f"at epoch {run.epoch}")
+        return None
+
+
+class EarlyStopping(Monitor):
+    """Stops when the full-data loss has not improved by ``min_delta`` for ``patience`` epochs.
+
+    The run returns the best weights seen (status "stopped").
+    """
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0):
+        self.patience = check_positive("patience", patience, integer=True)
+        self.min_delta = check_positive("min_delta", min_delta, allow_zero=True)
+
+    def on_start(self, run):
+        self.best = math.inf
+        self.best_epoch = 0
+        self.wait = 0
+
+    def on_epoch(self, run):
+        loss = run.history.epoch_loss_list[-1]
+        if loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = loss, run.epoch, 0
+            return None
+        self.wait += 1
+        if self.wait >= self.patience:
+            run.restore_best = True
+            return Stop("stopped", f"early stopping: the loss has not improved by more than {_fmt(self.min_delta)} "
+                                   f"for {self.patience} epochs (best at epoch {self.best_epoch})")
+        return None
+
+
+class ReduceLROnPlateau(Monitor):
+    """Multiplies the learning rate by ``factor`` when the loss has not improved (relative
+    ``threshold``) for ``patience`` epochs, as PyTorch's ReduceLROnPlateau(mode="min",
+    threshold_mode="rel"); waits ``cooldown`` epochs after a cut and never goes below ``min_lr``.
+    The cut is applied through ``state.lr_scale``, the one multiplier the optimizer reads.
+    """
+
+    def __init__(self, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, cooldown: int = 0,
+                 min_lr: float = 0.0):
+        if not 0 < factor < 1:
+            raise ParameterError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor!r}.")
+        self.factor = factor
+        self.patience = check_positive("patience", patience, integer=True, allow_zero=True)
+        self.threshold = check_positive("threshold", threshold, allow_zero=True)
+        self.cooldown = check_positive("cooldown", cooldown, integer=True, allow_zero=True)
+        self.min_lr = check_positive("min_lr", min_lr, allow_zero=True)
+
+    def on_start(self, run):
+        self.best = math.inf
+        self.bad_epochs = 0
+        self.cooldown_left = 0
+        self.cuts = []
+
+    def on_epoch(self, run):
+        loss = run.history.epoch_loss_list[-1]
+        if loss < self.best * (1 - self.threshold):
+            self.best = loss
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad_epochs = 0
+        if self.bad_epochs > self.patience:
+            lr = run.optimizer.lr_at(run.state)
+            new = max(lr * self.factor, self.min_lr)
+            if lr - new > 1e-8 * lr:
+                run.state.lr_scale *= new / lr
+                self.cuts.append((run.epoch, new))
+            self.cooldown_left = self.cooldown
+            self.bad_epochs = 0
+        return None
+
+
+class Progress(Monitor):
+    """A rich progress bar over epochs with the current loss; writes to stderr."""
+
+    def __init__(self, description: str = "fitting", transient: bool = True):
+        self.description = description
+        self.transient = transient
+
+    def on_start(self, run):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        from rich.console import Console
+
+        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
+                       console=Console(stderr=True), transient=self.transient)
+        self.task = self.bar.add_task(self.description, total=run.epochs, loss="-")
+        self.bar.start()
+
+    def on_epoch(self, run):
+        self.bar.update(self.task, completed=run.epoch, loss=_fmt(run.history.epoch_loss_list[-1]))
+        return None
+
+    def on_end(self, run, result):
+        self.bar.stop()

@@ -1,0 +1,291 @@
+r"""Objectives: what ``minimize`` descends.
+
+An objective has ``n_params`` and ``n_samples`` (``None`` for a plain function of w) and
+
+- ``loss(w, rows=None)``: the mean loss over the rows of a batch (``None``: every row);
+- ``grad(w, rows=None)``: its gradient, the same shape as ``w``;
+- ``loss_and_grad(w, rows=None)``: both at once (one pass over the rows where it can).
+
+Parameters are laid out as the coefficients, then the bias last (when ``bias=True``).
+
+Linear regression uses the lecture's mean squared error, **not halved**:
+
+.. math:: L(w) = \frac{1}{N}\sum_i (x_i \cdot w + b - y_i)^2, \qquad
+          \nabla_w L = \frac{2}{N} X^\top r,\ \ \partial_b L = \frac{2}{N}\sum_i r_i
+
+(scikit-learn's squared loss is half of this, so its gradients are half of ours.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError, ParameterError
+
+__all__ = ["Objective", "LinearRegression", "LogisticRegression", "Function"]
+
+
+class Objective:
+    """Base class with the defaults every objective shares."""
+
+    n_params: int | None = None
+    n_samples: int | None = None
+
+    def loss(self, w, rows=None) -> float:
+        raise NotImplementedError
+
+    def grad(self, w, rows=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def loss_and_grad(self, w, rows=None):
+        return self.loss(w, rows), self.grad(w, rows)
+
+    def loss_many(self, W) -> np.ndarray:
+        """The full-data loss at each row of ``W`` (shape (k, n_params)); vectorised where the objective can."""
+        return np.array([self.loss(w) for w in np.asarray(W, dtype=np.float64)])
+
+    def hessian(self, w) -> np.ndarray:
+        """The Hessian at ``w``, by central differences of the gradient (exact in subclasses where known)."""
+        w = np.asarray(w, dtype=np.float64)
+        n = w.size
+        H = np.empty((n, n))
+        for i in range(n):
+            h = _fd_step(w[i], 2)
+            e = np.zeros(n)
+            e[i] = h
+            H[:, i] = (self.grad(w + e) - self.grad(w - e)) / (2 * h)
+        return 0.5 * (H + H.T)
+
+    def check_w(self, w, name: str = "w") -> np.ndarray:
+        """``w`` as a float64 vector of the right length, or a ParameterError naming the mismatch."""
+        w = np.asarray(w, dtype=np.float64)
+        if w.ndim == 0:
+            w = w.reshape(1)
+        if w.ndim != 1:
+            raise ParameterError(f"{name} must be a vector; got an array of shape {w.shape}.")
+        if self.n_params is not None and w.size != self.n_params:
+            raise ParameterError(f"{name} has {w.size} values but the objective has {self.n_params} parameters"
+                                 f"{self._layout()}.")
+        if not np.all(np.isfinite(w)):
+            raise ParameterError(f"{name} contains NaN or infinite values.")
+        return w
+
+    def _layout(self) -> str:
+        return ""
+
+
+def _fd_step(x: float, order: int) -> float:
+    """Central-difference step: eps^(1/3) for gradients, eps^(1/4) for second derivatives, scaled by |x|."""
+    eps = np.finfo(np.float64).eps
+    return eps ** (1.0 / (order + 1)) * max(1.0, abs(float(x)))
+
+
+def _check_data(X, y, name: str):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+        raise DataError(f"{name}: X and y must be numeric; got dtypes {X.dtype} and {y.dtype}.")
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise DataError(f"{name}: X must be a 2-D array (rows, features); got shape {X.shape}.")
+    if y.ndim != 1:
+        raise DataError(f"{name}: y must be a 1-D array; got shape {y.shape}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError(f"{name}: X is empty (shape {X.shape}); need at least one row and one column.")
+    if X.shape[0] != y.shape[0]:
+        raise DataError(f"{name}: X has {X.shape[0]} rows but y has {y.shape[0]} values.")
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    X = np.ascontiguousarray(X, dtype=dtype)
+    y = np.ascontiguousarray(y, dtype=dtype)
+    for label, arr in (("X", X), ("y", y)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            place = f"row {where[0]}, column {where[1]}" if arr.ndim == 2 else f"row {where[0]}"
+            raise DataError(f"{name}: {label} has a non-finite value ({arr[tuple(where)]}) at {place}.")
+    return X, y
+
+
+class _LinearModel(Objective):
+    """Shared data handling of the linear models: X (n, d), y (n,), optional bias last."""
+
+    def __init__(self, X, y, bias: bool = True):
+        self.X, self.y = _check_data(X, y, type(self).__name__)
+        self.bias = bool(bias)
+        self.n_samples, self.n_features = self.X.shape
+        self.n_params = self.n_features + self.bias
+
+    def _layout(self) -> str:
+        return f" ({self.n_features} coefficients" + (" and a bias last)" if self.bias else ", no bias)")
+
+    def _rows(self, rows):
+        if rows is None:
+            return self.X, self.y
+        return self.X[rows], self.y[rows]
+
+    def decision(self, w, X=None):
+        """X @ coef + bias for the given X (default: the training data)."""
+        X = self.X if X is None else np.asarray(X)
+        z = X @ w[: self.n_features]
+        return z + w[-1] if self.bias else z
+
+    def _with_bias(self, X):
+        return np.column_stack([X, np.ones(len(X), dtype=X.dtype)]) if self.bias else X
+
+    def _backprop(self, X, dz):
+        """Gradient with respect to (coef, bias) of mean(z * dz) where z = X @ coef + bias."""
+        m = len(dz)
+        g = X.T @ dz / m
+        if self.bias:
+            g = np.append(g, dz.sum() / m)
+        return np.asarray(g, dtype=np.float64)
+
+
+class LinearRegression(_LinearModel):
+    """Mean squared error of a linear model, the lecture's cost (not halved)."""
+
+    def loss(self, w, rows=None):
+        X, y = self._rows(rows)
+        r = self.decision(w, X) - y
+        return float(r @ r / len(r))
+
+    def grad(self, w, rows=None):
+        return self.loss_and_grad(w, rows)[1]
+
+    def loss_and_grad(self, w, rows=None):
+        X, y = self._rows(rows)
+        r = self.decision(w, X) - y
+        return float(r @ r / len(r)), self._backprop(X, 2.0 * r)
+
+    def loss_many(self, W, chunk: int = 256):
+        W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+        out = np.empty(len(W))
+        for s in range(0, len(W), chunk):
+            Wc = W[s : s + chunk]
+            R = self.X @ Wc[:, : self.n_features].T - self.y[:, None]
+            if self.bias:
+                R += Wc[:, -1]
+            out[s : s + chunk] = np.einsum("ij,ij->j", R, R) / self.n_samples
+        return out
+
+    def hessian(self, w=None):
+        """Exact: 2/N [X 1]^T [X 1] (constant in w)."""
+        Xb = self._with_bias(self.X.astype(np.float64))
+        return 2.0 * (Xb.T @ Xb) / self.n_samples
+
+    def predict(self, w, X=None):
+        return self.decision(np.asarray(w, dtype=np.float64), X)
+
+    def solution(self):
+        """The exact least-squares minimiser (``np.linalg.lstsq``) in descend's layout."""
+        Xb = self._with_bias(self.X.astype(np.float64))
+        return np.linalg.lstsq(Xb, self.y.astype(np.float64), rcond=None)[0]
+
+
+def sigmoid(z):
+    """1 / (1 + exp(-z)) without overflow for any z."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+class LogisticRegression(_LinearModel):
+    r"""Mean binary cross-entropy of a linear model, y in {0, 1}.
+
+    .. math:: L(w) = \frac{1}{N}\sum_i \log(1 + e^{z_i}) - y_i z_i,\quad z = Xw + b,\qquad
+              \nabla L = \frac{1}{N} X^\top(\sigma(z) - y)
+
+    ``log(1 + e^z)`` is computed as ``logaddexp(0, z)``, so no |z| overflows.
+    """
+
+    def __init__(self, X, y, bias: bool = True):
+        super().__init__(X, y, bias)
+        labels = np.unique(self.y)
+        if not np.all(np.isin(labels, (0.0, 1.0))):
+            bad = int(np.flatnonzero(~np.isin(self.y, (0.0, 1.0)))[0])
+            raise DataError(f"LogisticRegression: y must hold only 0 and 1; row {bad} is {self.y[bad]!r}.")
+
+    def loss(self, w, rows=None):
+        X, y = self._rows(rows)
+        z = self.decision(w, X)
+        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+    def grad(self, w, rows=None):
+        return self.loss_and_grad(w, rows)[1]
+
+    def loss_and_grad(self, w, rows=None):
+        X, y = self._rows(rows)
+        z = self.decision(w, X)
+        loss = float(np.mean(np.logaddexp(0.0, z) - y * z))
+        return loss, self._backprop(X, sigmoid(z) - y)
+
+    def loss_many(self, W, chunk: int = 256):
+        W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+        out = np.empty(len(W))
+        for s in range(0, len(W), chunk):
+            Wc = W[s : s + chunk]
+            Z = self.X @ Wc[:, : self.n_features].T
+            if self.bias:
+                Z += Wc[:, -1]
+            out[s : s + chunk] = np.mean(np.logaddexp(0.0, Z) - self.y[:, None] * Z, axis=0)
+        return out
+
+    def hessian(self, w):
+        """Exact: [X 1]^T diag(p (1 - p)) [X 1] / N with p = sigmoid(z)."""
+        w = np.asarray(w, dtype=np.float64)
+        p = sigmoid(self.decision(w))
+        Xb = self._with_bias(self.X.astype(np.float64))
+        return (Xb * (p * (1 - p))[:, None]).T @ Xb / self.n_samples
+
+    def predict_proba(self, w, X=None):
+        """P(y = 1 | x) for the rows of X (default: the training data)."""
+        return sigmoid(self.decision(np.asarray(w, dtype=np.float64), X))
+
+
+class Function(Objective):
+    """Any smooth function f(w) of a parameter vector.
+
+    Without ``grad``, the gradient is taken by central differences with step
+    eps^(1/3) * max(1, |w_i|) (error O(h^2)). A function has no rows: ``minimize``
+    takes one step per epoch on it.
+    """
+
+    def __init__(self, f, grad=None, hessian=None, n_params: int | None = None, name: str | None = None):
+        if not callable(f):
+            raise ParameterError(f"Function needs a callable f(w); got {type(f).__name__}.")
+        if grad is not None and not callable(grad):
+            raise ParameterError(f"grad must be a callable grad(w) or None; got {type(grad).__name__}.")
+        self.f = f
+        self._grad = grad
+        self._hessian = hessian
+        self.n_params = n_params
+        self.name = name or getattr(f, "__name__", "f")
+
+    def __repr__(self):
+        return f"Function({self.name})"
+
+    @staticmethod
+    def _no_rows(rows):
+        if rows is not None:
+            raise ParameterError("a Function has no rows; call loss/grad with rows=None.")
+
+    def loss(self, w, rows=None):
+        self._no_rows(rows)
+        return float(self.f(np.asarray(w, dtype=np.float64)))
+
+    def grad(self, w, rows=None):
+        self._no_rows(rows)
+        w = np.asarray(w, dtype=np.float64)
+        if self._grad is not None:
+            return np.asarray(self._grad(w), dtype=np.float64).reshape(w.shape)
+        g = np.empty_like(w)
+        for i in range(w.size):
+            h = _fd_step(w[i], 2)
+            e = np.zeros_like(w)
+            e[i] = h
+            g[i] = (self.f(w + e) - self.f(w - e)) / (2 * h)
+        return g
+
+    def hessian(self, w):
+        if self._hessian is not None:
+            return np.asarray(self._hessian(np.asarray(w, dtype=np.float64)), dtype=np.float64)
+        return super().hessian(w)

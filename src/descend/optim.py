@@ -1,0 +1,433 @@
+r"""Update rules with PyTorch's equations and defaults.
+
+Each optimizer is a small state machine with explicit state:
+
+- ``init(w) -> OptState``: the step count t = 0 and a (k, n) array of buffers;
+- ``step(w, g, state) -> lr``: one update of ``w`` in place; returns the learning rate used.
+
+The learning rate is a float or a schedule (step -> lr); :func:`descend.schedules.as_schedule`
+decides that once, at construction, and :meth:`Optimizer.step` is the one place it is read
+(multiplied by ``state.lr_scale``, which a plateau monitor may lower).
+
+Every update rule is a module-level function with one signature,
+``rule(w, g, lr, t, state, hp)``: ``w`` updated in place, ``g`` the gradient (not modified),
+``lr`` the learning rate of this step, ``t`` the 1-based step number, ``state`` the (k, n)
+buffers updated in place and ``hp`` the float64 vector of hyper-parameters. The rules use
+only NumPy array expressions that Numba also compiles, so the compiled kernels run these
+very functions: there is one copy of each rule.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ParameterError
+from .schedules import as_schedule
+
+__all__ = ["OptState", "Optimizer", "SGD", "Adam", "AdamW", "NAdam", "RMSprop", "Adagrad", "Adadelta",
+           "from_name", "NAMES"]
+
+
+@dataclass
+class OptState:
+    """Everything an optimizer carries between steps: the step count, its buffers, a lr multiplier."""
+
+    step: int
+    buffers: np.ndarray
+    lr_scale: float = 1.0
+
+    def copy(self) -> "OptState":
+        return OptState(self.step, self.buffers.copy(), self.lr_scale)
+
+    def to_dict(self) -> dict:
+        """Plain data (ints, floats, lists) that json/np.savez can store; ``from_dict`` restores it exactly."""
+        return {"step": int(self.step), "buffers": self.buffers.tolist(), "lr_scale": float(self.lr_scale),
+                "shape": list(self.buffers.shape)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OptState":
+        buffers = np.array(d["buffers"], dtype=np.float64).reshape(d["shape"])
+        return cls(int(d["step"]), buffers, float(d.get("lr_scale", 1.0)))
+
+
+def _lerp(a, b, weight):
+    """a + weight (b - a), evaluated as torch.lerp does (the form depends on weight < 0.5)."""
+    if weight < 0.5:
+        return a + weight * (b - a)
+    return b - (b - a) * (1.0 - weight)
+
+
+# ---------------------------------------------------------------------------------------------
+# The update rules: rule(w, g, lr, t, state, hp), all in place on w and state.
+
+
+def sgd_rule(w, g, lr, t, state, hp):
+    r"""SGD with PyTorch's momentum convention.
+
+    .. math::
+        g &\leftarrow g + \lambda w \\
+        b_t &= \mu b_{t-1} + (1 - \tau) g \quad (b_1 = g) \\
+        g &\leftarrow g + \mu b_t \ \text{(Nesterov)}\quad\text{or}\quad g \leftarrow b_t \\
+        w &\leftarrow w - \gamma g
+
+    hp = (momentum μ, dampening τ, nesterov, weight_decay λ); state[0] = b.
+    """
+    momentum, dampening, nesterov, weight_decay = hp[0], hp[1], hp[2], hp[3]
+    if weight_decay != 0.0:
+        g = g + weight_decay * w
+    if momentum != 0.0:
+        buf = state[0]
+        if t == 1:
+            buf[:] = g
+        else:
+            buf[:] = momentum * buf + (1.0 - dampening) * g
+        if nesterov != 0.0:
+            g = g + momentum * buf
+        else:
+            g = buf
+    w -= lr * g
+
+
+def adam_rule(w, g, lr, t, state, hp):
+    r"""Adam, and AdamW when ``decoupled`` is set (PyTorch's equations).
+
+    .. math::
+        &\text{Adam: } g \leftarrow g + \lambda w \qquad \text{AdamW: } w \leftarrow w - \gamma\lambda w \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g \qquad v_t = \beta_2 v_{t-1} + (1 - \beta_2) g^2 \\
+        \hat v &= \max(\hat v_{t-1}, v_t)\ \text{(amsgrad)}\ \text{else}\ v_t \\
+        w &\leftarrow w - \frac{\gamma}{1 - \beta_1^t}\,
+              \frac{m_t}{\sqrt{\hat v}/\sqrt{1 - \beta_2^t} + \epsilon}
+
+    hp = (β1, β2, ε, λ, amsgrad, decoupled); state = (m, v, v̂max).
+    """
+    b1, b2, eps, weight_decay, amsgrad, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
+    m, v, vmax = state[0], state[1], state[2]
+    if weight_decay != 0.0:
+        if decoupled != 0.0:
+            w *= 1.0 - lr * weight_decay
+        else:
+            g = g + weight_decay * w
+    m[:] = _lerp(m, g, 1.0 - b1)
+    v[:] = b2 * v + (1.0 - b2) * (g * g)
+    bias_correction1 = 1.0 - b1**t
+    bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
+    step_size = lr / bias_correction1
+    if amsgrad != 0.0:
+        vmax[:] = np.maximum(vmax, v)
+        denom = np.sqrt(vmax) / bias_correction2_sqrt + eps
+    else:
+        denom = np.sqrt(v) / bias_correction2_sqrt + eps
+    w -= step_size * (m / denom)
+
+
+def nadam_rule(w, g, lr, t, state, hp):
+    r"""NAdam with PyTorch's momentum schedule.
+
+    .. math::
+        \mu_t &= \beta_1 (1 - \tfrac12 0.96^{t\psi}) \qquad \Pi_t = \prod_{i \le t} \mu_i \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g \qquad v_t = \beta_2 v_{t-1} + (1 - \beta_2) g^2 \\
+        d &= \sqrt{v_t / (1 - \beta_2^t)} + \epsilon \\
+        w &\leftarrow w - \gamma \frac{1 - \mu_t}{1 - \Pi_t} \frac{g}{d}
+              - \gamma \frac{\mu_{t+1}}{1 - \Pi_t \mu_{t+1}} \frac{m_t}{d}
+
+    hp = (β1, β2, ε, λ, ψ momentum_decay, decoupled); state = (m, v, [Π_t, 0, ...]).
+    """
+    b1, b2, eps, weight_decay, momentum_decay, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
+    m, v = state[0], state[1]
+    if weight_decay != 0.0:
+        if decoupled != 0.0:
+            w *= 1.0 - lr * weight_decay
+        else:
+            g = g + weight_decay * w
+    bias_correction2 = 1.0 - b2**t
+    mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    if t == 1:
+        state[2, 0] = 1.0
+    mu_product = state[2, 0] * mu
+    state[2, 0] = mu_product
+    m[:] = _lerp(m, g, 1.0 - b1)
+    v[:] = b2 * v + (1.0 - b2) * (g * g)
+    denom = np.sqrt(v / bias_correction2) + eps
+    mu_product_next = mu_product * mu_next
+    w += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
+    w += ((-lr * mu_next) / (1.0 - mu_product_next)) * (m / denom)
+
+
+def rmsprop_rule(w, g, lr, t, state, hp):
+    r"""RMSprop (PyTorch's), optionally centered and with momentum.
+
+    .. math::
+        g &\leftarrow g + \lambda w \qquad v_t = \alpha v_{t-1} + (1 - \alpha) g^2 \\
+        \bar g_t &= \alpha \bar g_{t-1} + (1 - \alpha) g,\quad
+            \tilde v = v_t - \bar g_t^2 \ \text{(centered)}\ \text{else}\ v_t \\
+        b_t &= \mu b_{t-1} + g / (\sqrt{\tilde v} + \epsilon),\quad w \leftarrow w - \gamma b_t
+            \quad\text{(momentum > 0; else } w \leftarrow w - \gamma g / (\sqrt{\tilde v} + \epsilon))
+
+    hp = (α, ε, λ, μ, centered); state = (v, ḡ, b).
+    """
+    alpha, eps, weight_decay, momentum, centered = hp[0], hp[1], hp[2], hp[3], hp[4]
+    square_avg, grad_avg, buf = state[0], state[1], state[2]
+    if weight_decay != 0.0:
+        g = g + weight_decay * w
+    square_avg[:] = alpha * square_avg + (1.0 - alpha) * (g * g)
+    if centered != 0.0:
+        grad_avg[:] = _lerp(grad_avg, g, 1.0 - alpha)
+        avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = np.sqrt(square_avg) + eps
+    if momentum > 0.0:
+        buf[:] = momentum * buf + g / avg
+        w -= lr * buf
+    else:
+        w -= lr * (g / avg)
+
+
+def adagrad_rule(w, g, lr, t, state, hp):
+    r"""Adagrad (PyTorch's).
+
+    .. math::
+        g \leftarrow g + \lambda w,\quad \tilde\gamma = \frac{\gamma}{1 + (t - 1)\eta},\quad
+        s_t = s_{t-1} + g^2,\quad w \leftarrow w - \tilde\gamma \frac{g}{\sqrt{s_t} + \epsilon}
+
+    hp = (η lr_decay, λ, ε); state = (s,), started at initial_accumulator_value.
+    """
+    lr_decay, weight_decay, eps = hp[0], hp[1], hp[2]
+    state_sum = state[0]
+    if weight_decay != 0.0:
+        g = g + weight_decay * w
+    clr = lr / (1.0 + (t - 1) * lr_decay)
+    state_sum += g * g
+    w -= clr * (g / (np.sqrt(state_sum) + eps))
+
+
+def adadelta_rule(w, g, lr, t, state, hp):
+    r"""Adadelta (PyTorch's).
+
+    .. math::
+        g \leftarrow g + \lambda w,\quad v_t = \rho v_{t-1} + (1 - \rho) g^2,\quad
+        \Delta = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}} g,\quad
+        u_t = \rho u_{t-1} + (1 - \rho)\Delta^2,\quad w \leftarrow w - \gamma\Delta
+
+    hp = (ρ, ε, λ); state = (v, u).
+    """
+    rho, eps, weight_decay = hp[0], hp[1], hp[2]
+    square_avg, acc_delta = state[0], state[1]
+    if weight_decay != 0.0:
+        g = g + weight_decay * w
+    square_avg[:] = rho * square_avg + (1.0 - rho) * (g * g)
+    delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
+    acc_delta[:] = rho * acc_delta + (1.0 - rho) * (delta * delta)
+    w -= lr * delta
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizers: validated hyper-parameters + which rule + how many buffers.
+
+
+def _number(name, value, lo=0.0, hi=math.inf, lo_open=False, hi_open=True):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        lb = "(" if lo_open else "["
+        rb = ")" if hi_open else "]"
+        hi_s = "inf" if hi == math.inf else f"{hi:g}"
+        raise ParameterError(f"{name} must be a number in {lb}{lo:g}, {hi_s}{rb}; got {value!r}.")
+    return float(value)
+
+
+def _betas(owner, betas):
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ParameterError(f"{owner}: betas must be a pair (beta1, beta2); got {betas!r}.")
+    return (_number(f"{owner}: betas[0]", betas[0], 0.0, 1.0), _number(f"{owner}: betas[1]", betas[1], 0.0, 1.0))
+
+
+class Optimizer:
+    """Base class: a learning rate or schedule, a rule, its hyper-parameters ``hp`` and ``n_buffers``."""
+
+    rule = None
+    n_buffers = 0
+    name = "optimizer"
+
+    def __init__(self, lr):
+        self.lr = lr
+        self.schedule = as_schedule(lr)
+        self.hp = np.zeros(0)
+
+    def init(self, w) -> OptState:
+        """Fresh state for parameters shaped like ``w``: step 0 and zeroed buffers."""
+        return OptState(0, np.zeros((self.n_buffers, np.size(w))))
+
+    def lr_at(self, state: OptState) -> float:
+        """The learning rate the next step will use."""
+        return float(self.schedule(state.step)) * state.lr_scale
+
+    def step(self, w, g, state: OptState) -> float:
+        """Update ``w`` in place by one step on gradient ``g``; return the learning rate used."""
+        lr = self.lr_at(state)
+        state.step += 1
+        type(self).rule(w, g, lr, state.step, state.buffers, self.hp)
+        return lr
+
+    def params(self) -> dict:
+        return {"lr": self.lr}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.params().items()) + ")"
+
+
+class SGD(Optimizer):
+    __doc__ = sgd_rule.__doc__
+    rule = staticmethod(sgd_rule)
+    n_buffers = 1
+    name = "sgd"
+
+    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr)
+        self.momentum = _number("SGD: momentum", momentum)
+        self.dampening = _number("SGD: dampening", dampening, 0.0, 1.0, hi_open=False)
+        self.nesterov = bool(nesterov)
+        self.weight_decay = _number("SGD: weight_decay", weight_decay)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ParameterError("SGD: nesterov=True needs momentum > 0 and dampening = 0.")
+        self.hp = np.array([self.momentum, self.dampening, float(self.nesterov), self.weight_decay])
+
+    def params(self):
+        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+
+class Adam(Optimizer):
+    __doc__ = adam_rule.__doc__
+    rule = staticmethod(adam_rule)
+    n_buffers = 3
+    name = "adam"
+    _decoupled = False
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(lr)
+        owner = type(self).__name__
+        self.betas = _betas(owner, betas)
+        self.eps = _number(f"{owner}: eps", eps)
+        self.weight_decay = _number(f"{owner}: weight_decay", weight_decay)
+        self.amsgrad = bool(amsgrad)
+        self.hp = np.array([*self.betas, self.eps, self.weight_decay, float(self.amsgrad), float(self._decoupled)])
+
+    def params(self):
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    __doc__ = adam_rule.__doc__
+    name = "adamw"
+    _decoupled = True
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+
+
+class NAdam(Optimizer):
+    __doc__ = nadam_rule.__doc__
+    rule = staticmethod(nadam_rule)
+    n_buffers = 3
+    name = "nadam"
+
+    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False):
+        super().__init__(lr)
+        self.betas = _betas("NAdam", betas)
+        self.eps = _number("NAdam: eps", eps)
+        self.weight_decay = _number("NAdam: weight_decay", weight_decay)
+        self.momentum_decay = _number("NAdam: momentum_decay", momentum_decay)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.hp = np.array([*self.betas, self.eps, self.weight_decay, self.momentum_decay,
+                            float(self.decoupled_weight_decay)])
+
+    def params(self):
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay,
+                "momentum_decay": self.momentum_decay, "decoupled_weight_decay": self.decoupled_weight_decay}
+
+
+class RMSprop(Optimizer):
+    __doc__ = rmsprop_rule.__doc__
+    rule = staticmethod(rmsprop_rule)
+    n_buffers = 3
+    name = "rmsprop"
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        super().__init__(lr)
+        self.alpha = _number("RMSprop: alpha", alpha, 0.0, 1.0, hi_open=False)
+        self.eps = _number("RMSprop: eps", eps)
+        self.weight_decay = _number("RMSprop: weight_decay", weight_decay)
+        self.momentum = _number("RMSprop: momentum", momentum)
+        self.centered = bool(centered)
+        self.hp = np.array([self.alpha, self.eps, self.weight_decay, self.momentum, float(self.centered)])
+
+    def params(self):
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
+                "momentum": self.momentum, "centered": self.centered}
+
+
+class Adagrad(Optimizer):
+    __doc__ = adagrad_rule.__doc__
+    rule = staticmethod(adagrad_rule)
+    n_buffers = 1
+    name = "adagrad"
+
+    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+        super().__init__(lr)
+        self.lr_decay = _number("Adagrad: lr_decay", lr_decay)
+        self.weight_decay = _number("Adagrad: weight_decay", weight_decay)
+        self.initial_accumulator_value = _number("Adagrad: initial_accumulator_value", initial_accumulator_value)
+        self.eps = _number("Adagrad: eps", eps)
+        self.hp = np.array([self.lr_decay, self.weight_decay, self.eps])
+
+    def init(self, w):
+        return OptState(0, np.full((1, np.size(w)), self.initial_accumulator_value))
+
+    def params(self):
+        return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
+                "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
+
+
+class Adadelta(Optimizer):
+    __doc__ = adadelta_rule.__doc__
+    rule = staticmethod(adadelta_rule)
+    n_buffers = 2
+    name = "adadelta"
+
+    def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+        super().__init__(lr)
+        self.rho = _number("Adadelta: rho", rho, 0.0, 1.0, hi_open=False)
+        self.eps = _number("Adadelta: eps", eps)
+        self.weight_decay = _number("Adadelta: weight_decay", weight_decay)
+        self.hp = np.array([self.rho, self.eps, self.weight_decay])
+
+    def params(self):
+        return {"lr": self.lr, "rho": self.rho, "eps": self.eps, "weight_decay": self.weight_decay}
+
+
+NAMES = {
+    "sgd": SGD, "adam": Adam, "adamw": AdamW, "nadam": NAdam, "rmsprop": RMSprop,
+    "adagrad": Adagrad, "adadelta": Adadelta,
+}
+
+
+def from_name(name: str, **params) -> Optimizer:
+    """An optimizer by name: the class names in lower case, plus ``momentum`` (SGD, momentum 0.9)
+    and ``nesterov`` (SGD, Nesterov momentum 0.9) unless ``momentum`` is given."""
+    key = name.lower()
+    if key in ("momentum", "nesterov"):
+        params.setdefault("momentum", 0.9)
+        if key == "nesterov":
+            params["nesterov"] = True
+        return SGD(**params)
+    if key not in NAMES:
+        raise ParameterError(f"unknown optimizer {name!r}; choose one of "
+                             f"{', '.join([*NAMES, 'momentum', 'nesterov'])}.")
+    return NAMES[key](**params)

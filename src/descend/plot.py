@@ -1,0 +1,125 @@
+"""Figures (matplotlib, imported only when a function here is called).
+
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot, so nothing needs a
+display; save it with ``fig.savefig(path)`` (Agg draws it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .diagnose import smooth as _smooth
+from .errors import ParameterError
+
+__all__ = ["loss_curve", "cost_curve", "method_label"]
+
+
+def _figure(nrows=1, ncols=1, figsize=(6.4, 4.2)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def method_label(result) -> str:
+    """"GD", "SGD" or "mini-batch k", with the optimizer and learning rate, or the result's own label."""
+    if getattr(result, "label", ""):
+        return result.label
+    b = result.batch_size
+    method = "GD" if b is None else "SGD" if b == 1 else f"mini-batch {b}"
+    opt = result.optimizer
+    lr = opt.lr if isinstance(opt.lr, (int, float)) else "schedule"
+    return f"{method}, {opt.name} lr={lr}"
+
+
+def _as_list(results):
+    if isinstance(results, (list, tuple)):
+        return list(results)
+    if isinstance(results, dict):
+        out = []
+        for label, r in results.items():
+            r.label = r.label or str(label)
+            out.append(r)
+        return out
+    return [results]
+
+
+def loss_curve(results, smooth: float = 0.6, logy: bool = False, per: str = "epoch", title: str | None = None):
+    """The loss of one or several runs: raw (faint) and smoothed (solid) in the same colour.
+
+    ``per="epoch"`` plots the full-data loss at each epoch boundary; ``per="step"`` the batch
+    loss of every step. A diverged or stopped run is marked with an x where it stopped.
+    ``smooth`` is TensorBoard's smoothing weight (0 turns smoothing off).
+    """
+    if per not in ("epoch", "step"):
+        raise ParameterError(f"per must be 'epoch' or 'step'; got {per!r}.")
+    runs = _as_list(results)
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for i, res in enumerate(runs):
+        color = f"C{i % 10}"
+        y = res.history.epoch_loss if per == "epoch" else res.history.step_loss
+        x = np.arange(len(y))
+        label = method_label(res)
+        if smooth > 0:
+            ax.plot(x, y, color=color, alpha=0.3, linewidth=1)
+            ax.plot(x, _smooth(y, smooth), color=color, linewidth=2, label=f"{label} (smoothed {smooth:g})")
+        else:
+            ax.plot(x, y, color=color, linewidth=2, label=label)
+        if res.status in ("diverged", "stopped") and len(y):
+            finite = np.flatnonzero(np.isfinite(y))
+            j = finite[-1] if len(finite) else 0
+            ax.plot([x[j]], [y[j]], marker="x", markersize=12, markeredgewidth=3, color=color, linestyle="none",
+                    label=f"{res.status} here")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch" if per == "epoch" else "step")
+    ax.set_ylabel("loss (full data)" if per == "epoch" else "batch loss")
+    ax.set_title(title or "Loss curve")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def cost_curve(search_result, title: str | None = None):
+    """The cost evaluated by a search: against w for one weight, a contour for two.
+
+    One weight: the cost curve through every evaluated point, the points themselves and
+    the best marked. Two weights: filled contours of the first (coarsest) grid, every
+    evaluated point on top coloured by round, and the best marked.
+    """
+    sr = search_result
+    d = sr.points.shape[1]
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    counts = [int(np.prod([len(a) for a in axes_r])) for axes_r in sr.axes]
+    rounds = np.repeat(np.arange(len(counts)), counts)
+    if d == 1:
+        w = sr.points[:, 0]
+        order = np.argsort(w, kind="stable")
+        ax.plot(w[order], sr.losses[order], color="C0", linewidth=1.5, label="cost(w)")
+        sc = ax.scatter(w, sr.losses, c=rounds, cmap="viridis", s=14, zorder=3, label="evaluated")
+        ax.plot([sr.w[0]], [sr.loss], marker="*", markersize=16, color="C3", linestyle="none",
+                label=f"best w = {sr.w[0]:.4g}", zorder=4)
+        ax.set_xlabel("w")
+        ax.set_ylabel("cost (mean squared error)")
+    elif d == 2:
+        ax0, ax1 = sr.axes[0]
+        Z = sr.losses[: counts[0]].reshape(len(ax0), len(ax1))
+        cs = ax.contourf(ax0, ax1, Z.T, levels=20, cmap="viridis")
+        fig.colorbar(cs, ax=ax, label="cost")
+        sc = ax.scatter(sr.points[:, 0], sr.points[:, 1], c=rounds, cmap="autumn", s=8, zorder=3,
+                        label="evaluated")
+        ax.plot([sr.w[0]], [sr.w[1]], marker="*", markersize=16, color="white", markeredgecolor="black",
+                linestyle="none", label=f"best ({sr.w[0]:.3g}, {sr.w[1]:.3g})", zorder=4)
+        ax.set_xlabel("w[0]")
+        ax.set_ylabel("w[1]")
+    else:
+        raise ParameterError(f"cost_curve draws one or two weights; this search has {d}.")
+    if len(counts) > 1:
+        fig.colorbar(sc, ax=ax, label="round")
+    ax.set_title(title or (f"Brute force: {len(sr.losses)} evaluations" if len(counts) == 1
+                           else f"Divide and conquer: {len(counts)} rounds, {len(sr.losses)} evaluations"))
+    ax.legend(fontsize="small")
+    return fig
