@@ -1,0 +1,173 @@
+"""The command line: parse, call the library, render. No math here.
+
+Errors from the library become one ``error:`` line on stderr: exit 2 for usage errors
+(bad arguments), 1 for data errors (unreadable or invalid data), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import DataError, DescendError, ParameterError
+
+
+def _console(stderr=False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _progress(quiet: bool, description: str):
+    """A progress monitor when stderr is a terminal and --quiet is off; none otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return []
+    from .monitors import Progress
+
+    return [Progress(description)]
+
+
+def _table(title, columns, rows):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c, justify="right" if c not in ("method", "status", "file", "column") else "left")
+    for r in rows:
+        table.add_row(*[str(x) for x in r])
+    return table
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="descend")
+def cli():
+    """descend: fit models by gradient descent and see why the fit works or fails."""
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="descend-out", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for the figures.")
+@click.option("--quiet", is_flag=True, help="Print only the table.")
+def demo(out_dir, quiet):
+    """The whole lecture on its own data: search, GD, SGD, mini-batch, divergence."""
+    from . import demo as demo_mod
+
+    report = demo_mod.run(Path(out_dir))
+    con = _console()
+    con.print(_table("The lecture: y = 2x fitted by y_hat = x*w, cost = mean squared error (w0 = 1, 100 epochs)",
+                     ["method", "lr", "final w", "final cost", "epochs", "status"], report["rows"]))
+    for line in report["notes"]:
+        con.print(line)
+    con.print("wrote:")
+    for path in report["files"]:
+        con.print(f"  {path}")
+
+
+# ------------------------------------------------------------------------------------------- fit
+
+
+def _parse_features(features):
+    if features is None:
+        return None
+    names = [f.strip() for f in features.split(",") if f.strip()]
+    if not names:
+        raise ParameterError("--features is empty; give comma-separated column names.")
+    return names
+
+
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=True))
+@click.option("--target", required=True, help="The column to predict.")
+@click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
+@click.option("--batch-size", default=None, type=int, help="Rows per step: 1 = SGD, k = mini-batch; default full batch.")
+@click.option("--lr", default=0.01, show_default=True, type=float, help="Learning rate.")
+@click.option("--epochs", default=100, show_default=True, type=int, help="Passes over the data.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the row order.")
+@click.option("--no-shuffle", is_flag=True, help="Visit rows in file order every epoch.")
+@click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
+@click.option("--tol", default=None, type=float, help="Stop when the full-data gradient norm is below this.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the loss curve here.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def fit(data, target, features, batch_size, lr, epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet):
+    """Fit a linear regression to a CSV file by gradient descent."""
+    from . import datasets, optim
+    from .loop import minimize
+    from .objectives import LinearRegression
+
+    _check_cli_numbers(lr=lr, epochs=epochs, batch_size=batch_size)
+    X, y, names = datasets.read_csv(data, target, _parse_features(features))
+    if batch_size is not None and batch_size > len(y):
+        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({len(y)}).")
+    obj = LinearRegression(X, y, bias=not no_bias)
+    res = minimize(obj, np.zeros(obj.n_params), optimizer=optim.SGD(lr=lr), batch_size=batch_size,
+                   epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
+                   callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
+    params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
+    if plot_path:
+        from . import plot
+
+        plot.loss_curve(res, logy=True).savefig(plot_path, dpi=110)
+    if as_json:
+        click.echo(json.dumps({"weights": params, "loss": res.loss, "status": res.status, "message": res.message,
+                               "epochs": res.epochs, "steps": res.steps,
+                               "epoch_loss": res.history.epoch_loss.tolist()}))
+        return
+    con = _console()
+    con.print(_table(f"{Path(data).name}: {target} ~ linear model", ["column", "weight"],
+                     [(k, f"{v:.6g}") for k, v in params.items()]))
+    con.print(f"final loss (mean squared error): {res.loss:.6g}")
+    con.print(f"status: {res.status}")
+    con.print(res.message)
+    if plot_path:
+        con.print(f"wrote {plot_path}")
+
+
+def _check_cli_numbers(lr=None, epochs=None, batch_size=None):
+    if lr is not None and not lr > 0:
+        raise ParameterError(f"--lr must be > 0; got {lr}.")
+    if epochs is not None and epochs < 1:
+        raise ParameterError(f"--epochs must be at least 1; got {epochs}.")
+    if batch_size is not None and batch_size < 1:
+        raise ParameterError(f"--batch-size must be at least 1; got {batch_size}.")
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def main(argv=None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 data error, 2 usage error, 130 interrupted)."""
+    try:
+        cli.main(args=argv, prog_name="descend", standalone_mode=False)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:  # bare `descend`: help
+            click.echo(exc.ctx.get_help())
+            return 0
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except click.Abort:
+        click.echo("error: interrupted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code or 1
+    except DataError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except (ParameterError, DescendError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except OSError as exc:
+        click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("error: interrupted.", err=True)
+        return 130
+    return 0

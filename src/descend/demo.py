@@ -1,0 +1,67 @@
+"""The lecture in one call: what ``descend demo`` computes and draws (the CLI only renders it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets, optim, search
+from .loop import minimize
+from .objectives import LinearRegression
+
+W0, LR, EPOCHS, LR_HIGH = 1.0, 0.01, 100, 0.2
+
+
+def lecture_runs(lr=LR, epochs=EPOCHS):
+    """GD, SGD and mini-batch (2 rows) on the lecture's data in its sequential order, from w = 1."""
+    X, y = datasets.lecture()
+    obj = LinearRegression(X, y, bias=False)
+    runs = {}
+    for label, b in (("GD (full batch)", None), ("SGD (1 row)", 1), ("mini-batch (2 rows)", 2)):
+        runs[label] = minimize(obj, [W0], optimizer=optim.SGD(lr=lr), batch_size=b, epochs=epochs,
+                               shuffle=False, label=label)
+    return obj, runs
+
+
+def run(out_dir: Path) -> dict:
+    """Compute the lecture's searches and runs, write its figures into ``out_dir``; return rows and paths."""
+    from . import plot
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    obj, runs = lecture_runs()
+    diverged = minimize(obj, [W0], optimizer=optim.SGD(lr=LR_HIGH), batch_size=None, epochs=EPOCHS,
+                        shuffle=False, label=f"GD at lr = {LR_HIGH}")
+    brute = search.grid(obj, bounds=[(0.0, 4.0)], num=41)
+    X, y = datasets.lecture()
+    obj2 = LinearRegression(X, y, bias=True)
+    conquer = search.refine(obj2, bounds=[(-10.0, 10.0), (-10.0, 10.0)], num=11, rounds=6)
+
+    files = []
+
+    def save(fig, name):
+        path = out_dir / name
+        fig.savefig(path, dpi=110)
+        files.append(str(path))
+
+    save(plot.cost_curve(brute, title="Brute force: cost(w) = 7.5 (w - 2)^2 on a grid of 41 points"), "cost_curve.png")
+    save(plot.cost_curve(conquer, title="Divide and conquer over (w, b): 6 rounds of 11 x 11"), "divide_and_conquer.png")
+    save(plot.loss_curve(list(runs.values()), smooth=0.6, logy=True,
+                         title="GD, SGD and mini-batch at lr = 0.01 (raw faint, smoothed solid)"), "loss_curves.png")
+    save(plot.loss_curve(diverged, smooth=0.6, logy=True, title=f"Too high a learning rate: lr = {LR_HIGH}"),
+         "diverged.png")
+
+    rows = [("brute force (grid)", "-", f"{brute.w[0]:.6g}", f"{brute.loss:.3g}", "-",
+             f"{brute.evaluations} evaluations"),
+            ("divide and conquer (w, b)", "-", f"{conquer.w[0]:.6g}, b={conquer.w[1]:.2g}", f"{conquer.loss:.3g}",
+             "-", f"{conquer.evaluations} evaluations")]
+    for label, res in [*runs.items(), (diverged.label, diverged)]:
+        rows.append((label, f"{res.optimizer.lr:g}", f"{res.w[0]:.6g}", f"{res.loss:.3g}", str(res.epochs),
+                     res.status))
+    notes = [
+        "cost(w) = 7.5 (w - 2)^2: full-batch GD multiplies (w - 2) by 1 - 15 lr = 0.85 per epoch;",
+        f"above lr = 2/15 = {2 / 15:.4f} it diverges. {diverged.message}",
+    ]
+    return {"rows": rows, "notes": notes, "files": files, "runs": runs, "diverged": diverged,
+            "grid": brute, "refine": conquer}
