@@ -87,6 +87,8 @@ class Result:
     ``w`` is the final weights, or the best weights seen when the run diverged, was
     interrupted or stopped early; ``loss`` is the full-data loss at ``w``. ``status`` is
     "converged", "max_epochs", "diverged" or "stopped"; ``message`` says why in a sentence.
+    ``verdict`` is the diagnosis of :func:`descend.diagnose.verdict` ("converged", "diverged",
+    "oscillating", "too_slow", "stalled" or "ok"), which ``message`` explains.
     ``checkpoint`` resumes the run exactly: ``minimize(..., resume=result.checkpoint)``.
     """
 
@@ -103,6 +105,7 @@ class Result:
     wall_time: float
     checkpoint: dict = field(repr=False)
     label: str = ""
+    verdict: str = ""
 
     @property
     def success(self) -> bool:
@@ -271,24 +274,20 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     keep_best = status == "diverged" or run.restore_best
     w_out = run.best_w if (keep_best and run.best_w is not None) else run.w.copy()
     loss_out = run.best_loss if (keep_best and run.best_w is not None) else history.epoch_loss_list[-1]
-    message = _message(run, status, stop, loss_out, keep_best)
     history.wall_time = time.perf_counter() - t_start
-    result = Result(w=w_out, loss=float(loss_out), status=status, message=message, history=history,
+    result = Result(w=w_out, loss=float(loss_out), status=status, message="", history=history,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label)
+    result.verdict, result.message = _message(objective, result, stop)
     for m in monitors:
         m.on_end(run, result)
     return result
 
 
-def _message(run, status, stop, loss, kept_best) -> str:
-    lr = run.optimizer.lr_at(run.state) if run.state.step == 0 else float(run.optimizer.schedule(0))
-    if status == "diverged":
-        return (f"diverged: {stop.message} with learning rate {lr:.4g}; the learning rate is too high "
-                f"- try a smaller one (e.g. {lr / 10:.3g}). Returning the best weights seen "
-                f"(epoch {run.best_epoch}, loss {loss:.4g}).")
-    if status == "max_epochs":
-        return f"ran all {run.epochs} epochs; final loss {loss:.4g}."
-    if kept_best:
-        return f"{stop.message}; returning the best weights seen (epoch {run.best_epoch}, loss {loss:.4g})."
-    return f"{stop.message}; final loss {loss:.4g}."
+def _message(objective, result, stop) -> tuple[str, str]:
+    """The run's verdict code and message: :func:`descend.diagnose.verdict` says what happened and why."""
+    from . import diagnose
+
+    with np.errstate(all="ignore"):
+        v = diagnose.verdict(objective, result, None if stop is None else stop.message)
+    return v.code, v.message
