@@ -11,7 +11,7 @@ import numpy as np
 from .diagnose import smooth as _smooth
 from .errors import ParameterError
 
-__all__ = ["loss_curve", "cost_curve", "method_label"]
+__all__ = ["loss_curve", "cost_curve", "method_label", "landscape", "animate", "convergence", "basins"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6.4, 4.2)):
@@ -122,4 +122,247 @@ def cost_curve(search_result, title: str | None = None):
     ax.set_title(title or (f"Brute force: {len(sr.losses)} evaluations" if len(counts) == 1
                            else f"Divide and conquer: {len(counts)} rounds, {len(sr.losses)} evaluations"))
     ax.legend(fontsize="small")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Landscapes: contours, trajectories, special points; animation; convergence rate.
+
+_SPECIAL = (("minima", "*", "white", 15, "minimum"), ("local_minima", "*", "lightgrey", 10, "local minimum"),
+            ("saddles", "X", "orange", 10, "saddle"), ("maxima", "^", "red", 10, "maximum"))
+
+
+def _landscape_levels(Z, levels, log):
+    """Contour levels: ``levels`` as given (an array), or that many, log-spaced above min(Z) when
+    ``log`` is True, or when None and the range is wide: (max - min) > 5 (median - min)."""
+    if not np.isscalar(levels):
+        return np.asarray(levels, dtype=np.float64), bool(log)
+    finite = Z[np.isfinite(Z)]
+    lo, hi, med = float(finite.min()), float(finite.max()), float(np.median(finite))
+    if log is None:
+        log = (hi - lo) > 5 * (med - lo) and hi > lo
+    if not log or hi <= lo:
+        return np.linspace(lo, hi, int(levels)), False
+    span = hi - lo
+    return lo + np.geomspace(span * 1e-4, span, int(levels)) - span * 1e-4, True
+
+
+def _special_points(ax, objective, bounds, kinds=("minima", "local_minima", "saddles", "maxima")):
+    """Mark the known special points inside ``bounds``; a kind with more than 30 points (Rastrigin's
+    grids) is drawn small, or left out for saddles and maxima."""
+    (x0, x1), (y0, y1) = bounds
+    for attr, marker, color, size, label in _SPECIAL:
+        if attr not in kinds:
+            continue
+        pts = np.asarray(getattr(objective, attr, np.zeros((0, 2))), dtype=np.float64).reshape(-1, 2)
+        if len(pts) == 0:
+            continue
+        inside = (pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)
+        pts = pts[inside]
+        if len(pts) > 30:
+            if attr in ("saddles", "maxima"):
+                continue
+            size = 5
+        if len(pts):
+            ax.plot(pts[:, 0], pts[:, 1], linestyle="none", marker=marker, markersize=size, color=color,
+                    markeredgecolor="black", zorder=5, label=label, gid=attr)
+
+
+def _trajectory_label(res) -> str:
+    if getattr(res, "label", ""):
+        return res.label
+    opt = res.optimizer
+    lr = opt.lr if isinstance(opt.lr, (int, float)) else "schedule"
+    return f"{opt.name} lr={lr}"
+
+
+def _landscape_axes(objective, bounds, levels, log, ax, num, title, kinds=("minima", "local_minima", "saddles",
+                                                                           "maxima")):
+    if getattr(objective, "n_params", None) != 2:
+        raise ParameterError(f"landscape draws objectives of two parameters; this one has "
+                             f"{getattr(objective, 'n_params', None)}.")
+    if bounds is None:
+        bounds = getattr(objective, "bounds", None)
+        if bounds is None:
+            raise ParameterError("landscape needs bounds=((x_lo, x_hi), (y_lo, y_hi)) for this objective.")
+    (x0, x1), (y0, y1) = bounds
+    if ax is None:
+        fig, axes = _figure(figsize=(6.4, 5.2))
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    xs, ys = np.linspace(x0, x1, num), np.linspace(y0, y1, num)
+    X, Y = np.meshgrid(xs, ys)
+    with np.errstate(all="ignore"):
+        Z = np.asarray(objective.loss_many(np.column_stack([X.ravel(), Y.ravel()])), dtype=np.float64).reshape(X.shape)
+    lev, is_log = _landscape_levels(Z, levels, log)
+    cs = ax.contourf(X, Y, Z, levels=lev, cmap="viridis", extend="both")
+    ax.contour(X, Y, Z, levels=lev[:: max(1, len(lev) // 12)], colors="k", linewidths=0.3, alpha=0.5)
+    fig.colorbar(cs, ax=ax, label="loss" + (" (log-spaced levels)" if is_log else ""))
+    _special_points(ax, objective, bounds, kinds)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("x = w[0]")
+    ax.set_ylabel("y = w[1]")
+    ax.set_title(title or f"{getattr(objective, 'name', 'objective')}: {getattr(objective, 'formula', '')}".rstrip(": "))
+    return fig, ax, (x0, x1, y0, y1)
+
+
+def landscape(objective, results=(), bounds=None, levels=30, log=None, ax=None, num: int = 201,
+              title: str | None = None):
+    """A two-parameter objective as filled contours, with each run's path across it.
+
+    ``levels``: a number of contour levels or the levels themselves; they are log-spaced above
+    the minimum when ``log=True``, or when ``log=None`` and the range is wide (max - min more
+    than 5 times median - min: Rosenbrock, Beale). Each result in ``results`` (a Result, a
+    list, or a dict label -> Result) draws its ``history.w`` as a line (legend: its label, or
+    optimizer and lr) with a circle at the start and a cross at the end. The landscape's known
+    minima (stars), saddles (X) and maxima (triangles) are marked. Returns the Figure (or
+    draws into ``ax``).
+    """
+    fig, ax, _ = _landscape_axes(objective, bounds, levels, log, ax, num, title)
+    for i, res in enumerate(_as_list(results) if results is not None else []):
+        W = np.asarray(res.history.w, dtype=np.float64).reshape(-1, 2)
+        color = f"C{(i + 1) % 10}"
+        label = _trajectory_label(res)
+        ax.plot(W[:, 0], W[:, 1], color=color, linewidth=1.8, marker=".", markersize=3, label=label,
+                gid="trajectory", zorder=4)
+        ax.plot(W[:1, 0], W[:1, 1], color=color, marker="o", markersize=8, markeredgecolor="black",
+                linestyle="none", gid="start", zorder=6)
+        ax.plot(W[-1:, 0], W[-1:, 1], color=color, marker="X", markersize=11, markeredgecolor="black",
+                linestyle="none", gid="end", zorder=6)
+    ax.legend(fontsize="small", loc="best", framealpha=0.8)
+    return fig
+
+
+def animate(objective, results, path, fps: int = 10, max_frames: int = 60, bounds=None, levels=30, log=None,
+            dpi: int = 80, title: str | None = None):
+    """Write a GIF of the runs' trajectories drawn step by step over the landscape; return ``path``.
+
+    Frame k shows every run's path up to epoch ~k (at most ``max_frames`` frames: the epochs
+    are subsampled evenly, and the last frame is always the end). The landscape is rendered
+    once (Agg) and only the paths are redrawn per frame (blitting); pillow writes the GIF,
+    looping, at ``fps`` frames per second.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    runs = _as_list(results)
+    if not runs:
+        raise ParameterError("animate needs at least one result to draw.")
+    fps = check_fps(fps)
+    fig, ax, _ = _landscape_axes(objective, bounds, levels, log, None, 121, title)
+    fig.set_dpi(dpi)
+    paths = [np.asarray(r.history.w, dtype=np.float64).reshape(-1, 2) for r in runs]
+    longest = max(len(P) for P in paths)
+    frames = np.unique(np.linspace(0, longest - 1, min(max(2, int(max_frames)), longest)).round().astype(int))
+    moving = []
+    for i, (res, P) in enumerate(zip(runs, paths)):
+        color = f"C{(i + 1) % 10}"
+        ax.plot(P[:1, 0], P[:1, 1], color=color, marker="o", markersize=8, markeredgecolor="black",
+                linestyle="none", zorder=6)
+        ax.plot([], [], color=color, linewidth=1.8, label=_trajectory_label(res))  # legend entry only
+        (line,) = ax.plot([], [], color=color, linewidth=1.8, zorder=4, animated=True)
+        (head,) = ax.plot([], [], color=color, marker="o", markersize=6, linestyle="none", zorder=6, animated=True)
+        moving.append((P, line, head))
+    ax.legend(fontsize="small", loc="best", framealpha=0.8)
+    text = ax.text(0.02, 0.02, "", transform=ax.transAxes, color="white", fontsize="small", animated=True)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    fig.set_layout_engine("none")  # freeze the layout: every frame shares the background
+    background = canvas.copy_from_bbox(fig.bbox)
+    images = []
+    for k in frames:
+        canvas.restore_region(background)
+        for P, line, head in moving:
+            j = min(int(k), len(P) - 1)
+            line.set_data(P[: j + 1, 0], P[: j + 1, 1])
+            head.set_data(P[j : j + 1, 0], P[j : j + 1, 1])
+            ax.draw_artist(line)
+            ax.draw_artist(head)
+        text.set_text(f"epoch {k}")
+        ax.draw_artist(text)
+        images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
+    images[0].save(str(path), save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0)
+    return path
+
+
+def check_fps(fps):
+    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= 100):
+        raise ParameterError(f"fps must be a number in (0, 100]; got {fps!r}.")
+    return fps
+
+
+def _rate_fit(gap):
+    """Least-squares slope of log(gap) against epoch over the positive finite part: per-epoch factor."""
+    t = np.arange(len(gap))
+    ok = np.isfinite(gap) & (gap > 0)
+    if ok.sum() < 2:
+        return None
+    slope = np.polyfit(t[ok], np.log(gap[ok]), 1)[0]
+    return float(np.exp(slope))
+
+
+def convergence(results, best=None, ax=None, title: str | None = None):
+    """The convergence-rate view: loss minus the best loss, on a log scale, against epoch.
+
+    ``best`` is the floor to subtract (say 0 for the lecture, or a landscape's ``min_value``);
+    by default the lowest loss any of the runs reached. A straight line is linear convergence:
+    each legend entry prints the fitted factor ρ per epoch (a least-squares line through
+    log(loss - best); when ``best`` is estimated, the last points close to it are left out of
+    the fit, since there the gap measures the estimate's error rather than the rate).
+    """
+    runs = _as_list(results)
+    if ax is None:
+        fig, axes = _figure()
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    estimated = best is None
+    if estimated:
+        finite = [np.nanmin(np.where(np.isfinite(r.history.epoch_loss), r.history.epoch_loss, np.nan))
+                  for r in runs if np.any(np.isfinite(r.history.epoch_loss))]
+        best = float(min(finite)) if finite else 0.0
+    for i, res in enumerate(runs):
+        L = np.asarray(res.history.epoch_loss, dtype=np.float64)
+        gap = L - best
+        fit = gap.copy()
+        if estimated:
+            positive = gap[np.isfinite(gap) & (gap > 0)]
+            if len(positive):
+                fit[gap < 10 * positive.min()] = np.nan
+        rate = _rate_fit(fit)
+        x = np.arange(len(L))
+        shown = np.where(gap > 0, gap, np.nan)
+        label = method_label(res)
+        label += f": ρ = {rate:.4g} per epoch" if rate is not None else ": no rate (too few points)"
+        ax.plot(x, shown, color=f"C{i % 10}", linewidth=2, label=label, gid="gap")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"loss - best ({best:.4g})")
+    ax.set_title(title or "Convergence rate: a straight line is linear convergence")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def basins(objective, census, bounds=None, levels=30, log=None, title: str | None = None):
+    """The basins of attraction from :func:`descend.diagnose.basins`: every start coloured by the point
+    its run reached (diverged starts in grey), the reached points and known special points marked."""
+    fig, ax, _ = _landscape_axes(objective, bounds if bounds is not None else None, levels, log, None, 201,
+                                 title or f"{getattr(objective, 'name', 'objective')}: where gradient descent "
+                                          f"ends from {len(census.starts)} starts", kinds=("minima", "local_minima"))
+    reached = np.flatnonzero(census.counts)
+    for n, j in enumerate(reached):
+        sel = census.labels == j
+        p = census.points[j]
+        label = f"→ ({p[0]:.3g}, {p[1]:.3g}): {census.counts[j]}" if len(reached) <= 8 else (
+            f"{len(reached)} different end points" if n == 0 else "_nolegend_")
+        ax.plot(census.starts[sel, 0], census.starts[sel, 1], linestyle="none", marker="o", markersize=5,
+                color=f"C{(j + 1) % 10}", markeredgecolor="black", markeredgewidth=0.4, gid="basin", label=label)
+    if census.diverged:
+        sel = census.labels < 0
+        ax.plot(census.starts[sel, 0], census.starts[sel, 1], linestyle="none", marker="o", markersize=5,
+                color="grey", gid="basin", label=f"diverged: {census.diverged}")
+    ax.legend(fontsize="x-small", loc="lower left", framealpha=0.8)
     return fig
