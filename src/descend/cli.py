@@ -171,3 +171,143 @@ def main(argv=None) -> int:
         click.echo("error: interrupted.", err=True)
         return 130
     return 0
+
+
+# ------------------------------------------------------------------------------------- landscape
+
+
+def _wide_console():
+    """The console, at least 120 columns wide when the output is not a terminal (pipes, tests)."""
+    con = _console()
+    if not con.is_terminal:
+        from rich.console import Console
+
+        con = Console(highlight=False, soft_wrap=True, width=max(con.width, 120))
+    return con
+
+
+def _parse_floats(text, name, count=None):
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ParameterError(f"{name} must be comma-separated numbers; got {text!r}.") from None
+    if count is not None and len(values) != count:
+        raise ParameterError(f"{name} needs {count} comma-separated numbers; got {text!r}.")
+    if not values or not all(np.isfinite(values)):
+        raise ParameterError(f"{name} must be finite numbers; got {text!r}.")
+    return values
+
+
+@cli.command("landscape")
+@click.argument("name")
+@click.option("--optimizers", default="sgd,momentum,adam", show_default=True,
+              help="Comma-separated optimizer names (sgd, momentum, nesterov, adam, rmsprop, adagrad, ...).")
+@click.option("--lr", default=None, type=float, help="One learning rate for all (default: per optimizer and function).")
+@click.option("--start", default=None, help="Starting point x,y (default: the function's classic start).")
+@click.option("--steps", default=None, type=int, help="Gradient steps per run (default: per function).")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write the picture (PNG) here.")
+@click.option("--gif", "gif_path", default=None, type=click.Path(dir_okay=False), help="Write an animation (GIF) here.")
+@click.option("--fps", default=10, show_default=True, type=int, help="Frames per second of the GIF.")
+def landscape_cmd(name, optimizers, lr, start, steps, out_path, gif_path, fps):
+    """Race optimizers across a 2-D test function and say where each one ended.
+
+    NAME: rosenbrock, rastrigin, himmelblau, beale, booth, ackley, six_hump_camel, saddle, monkey_saddle.
+    """
+    from . import diagnose, functions
+
+    obj = functions.get(name)
+    _check_cli_numbers(lr=lr, epochs=steps)
+    names = [o.strip() for o in optimizers.split(",") if o.strip()]
+    if not names:
+        raise ParameterError("--optimizers is empty; name at least one, e.g. sgd,momentum,adam.")
+    start = obj.start if start is None else _parse_floats(start, "--start", 2)
+    steps = obj.steps if steps is None else steps
+    rates = {n: (lr if lr is not None else obj.lrs.get(n.lower(), 0.01)) for n in names}
+    results = functions.trajectories(obj, names, lr=lr, start=start, steps=steps)
+    con = _wide_console()
+    con.print(f"{obj.name}: f(x, y) = {obj.formula}")
+    where = ", ".join(f"({m[0]:.4g}, {m[1]:.4g})" for m in obj.minima)
+    con.print(f"global minimum: {where}, f = {obj.min_value:.6g}" if len(obj.minima) else
+              "no minimum (unbounded below)")
+    con.print(f"start ({start[0]:g}, {start[1]:g}), {steps} steps; learning rates: "
+              + ", ".join(f"{n} {r:g}" for n, r in rates.items())
+              + ("" if lr is not None else f" (defaults for {obj.name}; --lr overrides)"))
+    rows = []
+    for n, res in zip(names, results):
+        kind = diagnose.classify(obj, res.w) if np.all(np.isfinite(res.w)) else "-"
+        rows.append((n, f"{rates[n]:g}", f"{res.w[0]:.5g}", f"{res.w[1]:.5g}", f"{res.loss:.4g}", res.status,
+                     res.verdict, kind))
+    con.print(_table(f"{obj.name}: where each optimizer ended",
+                     ["method", "lr", "end x", "end y", "loss", "status", "verdict", "Hessian there"], rows))
+    for n, res in zip(names, results):
+        con.print(f"{n}: {res.message}")
+    if out_path:
+        from . import plot
+
+        plot.landscape(obj, results).savefig(out_path, dpi=110)
+        con.print(f"wrote {out_path}")
+    if gif_path:
+        from . import plot
+
+        plot.animate(obj, results, gif_path, fps=fps)
+        con.print(f"wrote {gif_path}")
+
+
+# -------------------------------------------------------------------------------------- diagnose
+
+
+@cli.command("diagnose")
+@click.argument("data", required=False, type=click.Path(dir_okay=True))
+@click.option("--target", default=None, help="The column to predict (needed with DATA).")
+@click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
+@click.option("--lr", default="0.01", show_default=True, help="Learning rate, or several comma-separated.")
+@click.option("--batch-size", default=None, type=int, help="Rows per step: 1 = SGD, k = mini-batch; default full batch.")
+@click.option("--epochs", default=100, show_default=True, type=int, help="Passes over the data.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the row order.")
+@click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
+def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
+    """Curvature, the stable learning rate and the verdict of a run: on DATA, or on the lecture's problem.
+
+    Without DATA: y_hat = x*w on x = [1, 2, 3, 4], y = 2x, from w = 1 (cost 7.5 (w - 2)^2).
+    """
+    from . import datasets, diagnose, optim
+    from .loop import minimize
+    from .objectives import LinearRegression
+
+    rates = _parse_floats(lr, "--lr")
+    for r in rates:
+        _check_cli_numbers(lr=r)
+    _check_cli_numbers(epochs=epochs, batch_size=batch_size)
+    if data is None:
+        if target is not None:
+            raise ParameterError("--target needs a DATA file; without one, diagnose runs the lecture's problem.")
+        X, y = datasets.lecture()
+        obj = LinearRegression(X, y, bias=False)
+        w0 = np.ones(1)
+        what = "the lecture: y_hat = x*w on x = [1, 2, 3, 4], y = 2x, cost = mean squared error, w0 = 1"
+    else:
+        if target is None:
+            raise ParameterError("--target is required with DATA: the column to predict.")
+        X, y, names = datasets.read_csv(data, target, _parse_features(features))
+        obj = LinearRegression(X, y, bias=not no_bias)
+        w0 = np.zeros(obj.n_params)
+        what = f"{Path(data).name}: {target} ~ linear model ({obj.n_samples} rows, {obj.n_params} parameters), w0 = 0"
+    if batch_size is not None and batch_size > obj.n_samples:
+        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({obj.n_samples}).")
+    lam = diagnose.curvature(obj, w0)
+    con = _wide_console()
+    con.print(what)
+    con.print(f"curvature (largest Hessian eigenvalue) λmax = {lam:.6g}")
+    if lam > 0:
+        con.print(f"stable learning rate 2/λmax = {2 / lam:.6g}: plain gradient descent diverges above it; "
+                  f"1/λmax = {1 / lam:.6g} is the fastest rate without zig-zag")
+    method = "full batch" if batch_size is None else "SGD (1 row)" if batch_size == 1 else f"mini-batch {batch_size}"
+    rows, messages = [], []
+    for r in rates:
+        res = minimize(obj, w0, optimizer=optim.SGD(lr=r), batch_size=batch_size, epochs=epochs, seed=seed)
+        rows.append((f"{r:g}", method, str(res.epochs), f"{res.loss:.4g}", res.status, res.verdict))
+        messages.append(f"lr {r:g}: {res.message}")
+    con.print(_table(f"verdicts ({epochs} epochs)", ["lr", "method", "epochs", "final loss", "status", "verdict"],
+                     rows))
+    for m in messages:
+        con.print(m)
