@@ -63,5 +63,48 @@ def run(out_dir: Path) -> dict:
         "cost(w) = 7.5 (w - 2)^2: full-batch GD multiplies (w - 2) by 1 - 15 lr = 0.85 per epoch;",
         f"above lr = 2/15 = {2 / 15:.4f} it diverges. {diverged.message}",
     ]
+    pictures = landscape_pictures(out_dir)
+    files.extend(pictures["files"])
+    notes.extend(pictures["notes"])
     return {"rows": rows, "notes": notes, "files": files, "runs": runs, "diverged": diverged,
-            "grid": brute, "refine": conquer}
+            "grid": brute, "refine": conquer, "saddle": pictures["saddle"], "basins": pictures["basins"]}
+
+
+SADDLE_LR, SADDLE_EPOCHS, SADDLE_NUDGE = 0.1, 40, 0.01
+
+
+def landscape_pictures(out_dir: Path) -> dict:
+    """The lecture's two warnings about greedy descent, drawn: saddle points and local minima.
+
+    saddle_point.png: full-batch GD on x^2 - y^2 started on the stable axis (y = 0) walks into the
+    saddle at (0, 0) and stalls; the same start nudged by 0.01 in y escapes. local_minima.png:
+    GD from a 10 x 10 grid of starts on Himmelblau's function falls into whichever of its four
+    minima is downhill of the start.
+    """
+    from . import diagnose, functions, plot
+
+    out_dir = Path(out_dir)
+    f = functions.saddle
+    stuck = minimize(f, [1.5, 0.0], optimizer=optim.SGD(lr=SADDLE_LR), epochs=SADDLE_EPOCHS,
+                     label="GD from (1.5, 0): stalls at the saddle")
+    nudged = minimize(f, [1.5, SADDLE_NUDGE], optimizer=optim.SGD(lr=SADDLE_LR), epochs=SADDLE_EPOCHS,
+                      label=f"GD from (1.5, {SADDLE_NUDGE}): escapes")
+    census = diagnose.basins(functions.himmelblau, starts=100, optimizer=optim.SGD(lr=0.01), epochs=200)
+    files = []
+    for fig, name in ((plot.landscape(f, [stuck, nudged], title="A saddle point: x^2 - y^2, GD at lr = 0.1"),
+                       "saddle_point.png"),
+                      (plot.basins(functions.himmelblau, census,
+                                   title="Local minima: GD from 100 starts on Himmelblau's function"),
+                       "local_minima.png")):
+        path = out_dir / name
+        fig.savefig(path, dpi=110)
+        files.append(str(path))
+    reached = len(census.reached)
+    notes = [
+        f"saddle x^2 - y^2: GD started on the axis y = 0 ends at ({stuck.w[0]:.2g}, {stuck.w[1]:.2g}) - {stuck.verdict}; "
+        f"nudged by {SADDLE_NUDGE} in y it ends at ({nudged.w[0]:.3g}, {nudged.w[1]:.3g}) - escaped.",
+        f"Himmelblau: GD from 100 starts reached {reached} different minima "
+        f"({', '.join(str(int(c)) for c in census.counts[census.counts > 0])} starts each): greedy descent keeps "
+        f"to the basin it starts in.",
+    ]
+    return {"files": files, "notes": notes, "saddle": (stuck, nudged), "basins": census}

@@ -364,5 +364,5 @@ def basins(objective, census, bounds=None, levels=30, log=None, title: str | Non
         sel = census.labels < 0
         ax.plot(census.starts[sel, 0], census.starts[sel, 1], linestyle="none", marker="o", markersize=5,
                 color="grey", gid="basin", label=f"diverged: {census.diverged}")
-    ax.legend(fontsize="x-small", loc="lower left", framealpha=0.8)
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     return fig
