@@ -27,6 +27,10 @@ __all__ = [
     "DescendError", "DataError", "ParameterError",
 ]
 
+from . import functions  # noqa: E402  the 2-D test landscapes
+
+__all__.append("functions")
+
 _LAZY_MODULES = {"plot"}
 _LAZY_NAMES: dict[str, str] = {}
 

@@ -143,8 +143,10 @@ def _landscape_levels(Z, levels, log):
         log = (hi - lo) > 5 * (med - lo) and hi > lo
     if not log or hi <= lo:
         return np.linspace(lo, hi, int(levels)), False
-    span = hi - lo
-    return lo + np.geomspace(span * 1e-4, span, int(levels)) - span * 1e-4, True
+    span, delta = hi - lo, (hi - lo) * 1e-4
+    lev = lo + (np.geomspace(delta, span + delta, int(levels)) - delta)
+    lev[0], lev[-1] = lo, hi
+    return lev, True
 
 
 def _special_points(ax, objective, bounds, kinds=("minima", "local_minima", "saddles", "maxima")):
