@@ -89,7 +89,7 @@ def test_lecture_lr_0_2_diverges_and_names_the_limit(lecture):
     res = run(lecture, 0.2)
     assert res.status == "diverged" and res.verdict == "diverged"
     assert "exceeds the stability limit 2/λmax ≈ 0.1333" in res.message
-    assert "λmax = 15" in res.message and "try lr ≤ 0.0667" in res.message
+    assert "λmax = 15" in res.message and "try a smaller lr, ≤ 0.0667" in res.message
     v = diagnose.verdict(lecture, res, "x")
     assert v.curvature == pytest.approx(15) and v.stable_lr == pytest.approx(2 / 15)
 

@@ -332,7 +332,7 @@ def verdict(objective, result, stop_message: str | None = None) -> Verdict:
             limit = 2 * (1 + mu) / lam
             if lr > limit:
                 why = (f"lr {lr:.4g} exceeds the stability limit {limit_name} ≈ {_fmt(limit)} at the start "
-                       f"(λmax = {_fmt(lam)}); try lr ≤ {1 / lam:.3g}")
+                       f"(λmax = {_fmt(lam)}); try a smaller lr, ≤ {1 / lam:.3g}")
             else:
                 why = (f"lr {lr:.4g} is below the stability limit {limit_name} ≈ {_fmt(limit)} at the start "
                        f"(λmax = {_fmt(lam)}), so the blow-up comes from steeper curvature met later "

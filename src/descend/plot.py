@@ -325,14 +325,12 @@ def convergence(results, best=None, ax=None, title: str | None = None):
         finite = [np.nanmin(np.where(np.isfinite(r.history.epoch_loss), r.history.epoch_loss, np.nan))
                   for r in runs if np.any(np.isfinite(r.history.epoch_loss))]
         best = float(min(finite)) if finite else 0.0
-    for i, res in enumerate(runs):
-        L = np.asarray(res.history.epoch_loss, dtype=np.float64)
-        gap = L - best
-        fit = gap.copy()
-        if estimated:
-            positive = gap[np.isfinite(gap) & (gap > 0)]
-            if len(positive):
-                fit[gap < 10 * positive.min()] = np.nan
+    gaps = [np.asarray(r.history.epoch_loss, dtype=np.float64) - best for r in runs]
+    positive = np.concatenate([g[np.isfinite(g) & (g > 0)] for g in gaps]) if gaps else np.zeros(0)
+    floor = 10 * positive.min() if (estimated and len(positive)) else 0.0
+    for i, (res, gap) in enumerate(zip(runs, gaps)):
+        L = gap + best
+        fit = np.where(gap < floor, np.nan, gap)
         rate = _rate_fit(fit)
         x = np.arange(len(L))
         shown = np.where(gap > 0, gap, np.nan)
