@@ -54,7 +54,7 @@ def cli():
 @cli.command()
 @click.option("--out", "out_dir", default="descend-out", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the figures.")
-@click.option("--quiet", is_flag=True, help="Print only the table.")
+@click.option("--quiet", is_flag=True, help="Print the table and the files, not the notes.")
 def demo(out_dir, quiet):
     """The whole lecture on its own data: search, GD, SGD, mini-batch, divergence."""
     from . import demo as demo_mod
@@ -63,8 +63,9 @@ def demo(out_dir, quiet):
     con = _console()
     con.print(_table("The lecture: y = 2x fitted by y_hat = x*w, cost = mean squared error (w0 = 1, 100 epochs)",
                      ["method", "lr", "final w", "final cost", "epochs", "status"], report["rows"]))
-    for line in report["notes"]:
-        con.print(line)
+    if not quiet:
+        for line in report["notes"]:
+            con.print(line)
     con.print("wrote:")
     for path in report["files"]:
         con.print(f"  {path}")
