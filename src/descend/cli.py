@@ -19,7 +19,9 @@ from .errors import DataError, DescendError, ParameterError
 def _console(stderr=False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 140  # pipes and logs: do not wrap tables at 80 columns
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _progress(quiet: bool, description: str):
