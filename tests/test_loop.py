@@ -188,3 +188,10 @@ def test_function_objective_takes_one_step_per_epoch():
     res = ds.minimize(f, [3.0, -4.0], optimizer=ds.optim.SGD(lr=0.25), epochs=5)
     np.testing.assert_allclose(res.history.w[:, 0], 3.0 * 0.5 ** np.arange(6))
     assert len(res.history.step_loss) == 5
+
+
+def test_the_callers_w0_is_never_modified():
+    obj = problem()
+    w0 = np.zeros(4)
+    ds.minimize(obj, w0, optimizer=ds.optim.SGD(lr=0.01), epochs=3)
+    np.testing.assert_array_equal(w0, np.zeros(4))

@@ -159,3 +159,41 @@ def cost_curve(search_result, title: str | None = None):
                            else f"Divide and conquer: {len(counts)} rounds, {len(sr.losses)} evaluations"))
     ax.legend(fontsize="small")
     return fig
+
+
+def compare(comparison, x: str = "all", smooth: float = 0.6, logy: bool = True):
+    """The loss of each configuration of a :func:`descend.compare` against ``x``: one of
+    "epochs", "samples", "steps", "time", or "all" for one panel per axis. Raw (faint) and
+    smoothed (solid) per configuration, a legend by configuration and the target as a dashed
+    horizontal line."""
+    from .compare import AXES
+
+    if x != "all" and x not in AXES:
+        raise ParameterError(f"x must be 'all' or one of {', '.join(AXES)}; got {x!r}.")
+    names = AXES if x == "all" else (x,)
+    fig, axes = _figure(2, 2, figsize=(11, 7.5)) if x == "all" else _figure()
+    xlabel = {"epochs": "epoch", "samples": "samples seen", "steps": "steps (gradient evaluations)",
+              "time": "wall time in steps (s)"}
+    for ax, name in zip(axes.ravel(), names):
+        for i, label in enumerate(comparison.labels):
+            xs, ys = comparison.curve(i, name)
+            color = f"C{i % 10}"
+            if smooth > 0:
+                ax.plot(xs, ys, color=color, alpha=0.3, linewidth=1)
+            ax.plot(xs, _smooth_for_axis(ys, smooth, logy) if smooth > 0 else ys, color=color, linewidth=2,
+                    label=f"{label} (lr {comparison.lrs[i]:.3g})")
+        ax.axhline(comparison.target, color="black", linestyle="--", linewidth=1,
+                   label=f"target {comparison.target:.4g}")
+        if logy:
+            ax.set_yscale("log")
+        if name in ("samples", "steps", "time") and logy:
+            ax.set_xscale("symlog", linthresh=max(1e-6, float(np.nanmin(
+                [comparison.curve(i, name)[0][1] for i in range(len(comparison.labels))
+                 if len(comparison.curve(i, name)[0]) > 1] or [1.0]))))
+        ax.set_xlabel(xlabel[name])
+        ax.set_ylabel("full-data loss")
+        ax.set_title(f"loss against {xlabel[name]}")
+        ax.grid(True, alpha=0.3)
+    axes.ravel()[0].legend(fontsize="small")
+    fig.suptitle("GD vs SGD vs mini-batch: the same runs on four x-axes")
+    return fig
