@@ -68,6 +68,7 @@ class Comparison:
     lrs: list
     lr_rules: list
     timing: str
+    target_rule: str = ""
     table: list = field(default_factory=list)
 
     def curve(self, i: int, x: str = "epochs"):
@@ -81,12 +82,14 @@ class Comparison:
 
     def format_table(self) -> list[list[str]]:
         """The time-to-target table as rows of strings (header first)."""
-        head = ["run", "lr", "steps/epoch", "epochs", "samples", "steps", "time (s)", "final loss", "status"]
+        head = ["run", "lr", "steps/epoch", "loss after 1 epoch", "epochs", "samples", "steps", "time (s)",
+                "final loss", "status"]
         rows = [head]
         for r in self.table:
             reached = r["reached"]
             cell = (lambda v, fmt: fmt.format(v)) if reached else (lambda v, fmt: "not reached")
-            rows.append([r["label"], f"{r['lr']:.4g}", str(r["steps_per_epoch"]), cell(r["epochs"], "{}"),
+            rows.append([r["label"], f"{r['lr']:.4g}", str(r["steps_per_epoch"]), f"{r['loss_1']:.6g}",
+                         cell(r["epochs"], "{}"),
                          cell(r["samples"], "{:,}"), cell(r["steps"], "{:,}"), cell(r["time"], "{:.4f}"),
                          f"{r['final_loss']:.6g}", r["status"]])
         return rows
@@ -142,14 +145,20 @@ def compare(objective, w0, runs, epochs: int = 10, target: float | None = None, 
     if target is None:
         base = optimum if optimum is not None else best
         target = base * (1 + rel) + 1e-12 * start
+        of = "the exact optimum" if optimum is not None else "the best loss any run reached"
+        rule = (f"within {100 * rel:g}% of {of} ({base:.6g})" if base > 1e-12 * start
+                else f"1e-12 of the starting loss ({of} is {base:.3g})")
+    else:
+        rule = "given"
     comp = Comparison(results, [s[4] for s in specs], float(target), best, optimum, [s[2] for s in specs],
-                      [s[3] for s in specs], TIMING)
+                      [s[3] for s in specs], TIMING, rule)
     for (b, optimizer, lr, rule, label), res in zip(specs, results):
         h = res.history
         hit = np.flatnonzero(h.epoch_loss <= target)
         row = {"label": label, "batch_size": b, "optimizer": optimizer.name, "lr": float(lr), "lr_rule": rule,
                "steps_per_epoch": int(h.epoch_step[1] - h.epoch_step[0]) if len(h) > 1 else 0,
-               "reached": bool(len(hit)), "final_loss": float(h.epoch_loss[-1]), "status": res.status}
+               "reached": bool(len(hit)), "final_loss": float(h.epoch_loss[-1]), "status": res.status,
+               "loss_1": float(h.epoch_loss[1]) if len(h) > 1 else math.nan}
         if len(hit):
             k = int(hit[0])
             row.update(epochs=k, samples=int(h.epoch_samples[k]), steps=int(h.epoch_step[k]),
@@ -158,3 +167,28 @@ def compare(objective, w0, runs, epochs: int = 10, target: float | None = None, 
             row.update(epochs=None, samples=None, steps=None, time=None)
         comp.table.append(row)
     return comp
+
+
+def compare_data(X, y, batch_sizes, optimizers=("sgd",), lr=None, epochs=10, seed=0, bias=True,
+                 **kwargs) -> Comparison:
+    """:func:`compare` on a linear regression of y on X, every optimizer with every batch size, from zero."""
+    from .objectives import LinearRegression
+
+    obj = LinearRegression(X, y, bias=bias)
+    for b in batch_sizes:
+        if b is not None and b > obj.n_samples:
+            raise ParameterError(f"batch size {b} is larger than the number of rows ({obj.n_samples}).")
+    runs = [dict(batch_size=b, optimizer=name, lr=lr) for name in optimizers for b in batch_sizes]
+    return compare(obj, np.zeros(obj.n_params), runs, epochs=epochs, seed=seed, **kwargs)
+
+
+def builtin_problems():
+    """The problems ``descend compare`` runs without data: the lecture's four points, and a noisy,
+    ill-conditioned least-squares problem of 200,000 x 20 (AR(1) correlation 0.9) where the
+    trade-off between full batch and SGD is visible. Each item: (title, X, y, bias)."""
+    from . import datasets
+
+    X, y = datasets.lecture()
+    Xs, ys = datasets.linear(200_000, 20, noise=0.5, bias=1.0, correlation=0.9, seed=0)
+    return [("the lecture (4 rows, y_hat = x w, no bias)", X, y, False),
+            ("synthetic least squares (200,000 x 20 + bias, noise 0.5, correlation 0.9)", Xs, ys, True)]

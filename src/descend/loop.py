@@ -80,7 +80,7 @@ class History:
         return f"History({len(self)} boundaries, {sum(len(s[0]) for s in self._steps)} steps)"
 
 
-@dataclass
+@dataclass(eq=False)
 class Result:
     """What ``minimize`` returns.
 
