@@ -195,3 +195,19 @@ def test_the_callers_w0_is_never_modified():
     w0 = np.zeros(4)
     ds.minimize(obj, w0, optimizer=ds.optim.SGD(lr=0.01), epochs=3)
     np.testing.assert_array_equal(w0, np.zeros(4))
+
+
+def test_progress_bar_appears_only_for_slow_runs():
+    import io
+
+    from rich.console import Console
+
+    from descend.monitors import Progress
+
+    obj = problem()
+    for delay, shown in ((0.0, True), (60.0, False)):
+        buf = io.StringIO()
+        bar = Progress("fit", delay=delay, console=Console(file=buf, force_terminal=True, width=80),
+                       transient=False)
+        ds.minimize(obj, np.zeros(4), optimizer=ds.optim.SGD(lr=0.01), epochs=5, callbacks=[bar])
+        assert ("5/5" in buf.getvalue()) is shown

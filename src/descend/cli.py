@@ -25,8 +25,8 @@ def _console(stderr=False):
 
 
 def _progress(quiet: bool, description: str):
-    """A progress monitor when stderr is a terminal and --quiet is off; none otherwise."""
-    if quiet or not sys.stderr.isatty():
+    """A progress monitor (on stderr, after half a second) when stdout is a terminal and --quiet is off."""
+    if quiet or not sys.stdout.isatty():
         return []
     from .monitors import Progress
 
