@@ -252,7 +252,7 @@ def test_partial_fit_early_stopping_keeps_its_state_across_calls(rng):
     k = best
     w = snapshots[k]
     chunk = slice(20 * k, 20 * k + 20)
-    mse = np.mean((X[chunk] @ w[:20] + w[20] - y[chunk]) ** 2) + 1e-4 * w[:20] @ w[:20]
+    mse = np.mean((X[chunk] @ w[:20] + w[20] - y[chunk]) ** 2)  # without the penalty
     assert val[k] == pytest.approx(mse, rel=1e-12)
     assert_allclose(np.append(est.coef_, est.intercept_), snapshots[best], rtol=0, atol=0)
     before = est.coef_.copy()
@@ -284,3 +284,27 @@ def test_loss_curve_and_history_are_the_runs_record(rng):
         w = h.w[e]
         assert est.loss_curve_[e] == pytest.approx(np.mean((X @ w[:3] + w[3] - y) ** 2), rel=1e-12)
     assert est.result_.loss == pytest.approx(est.loss_curve_[-1])
+
+
+@pytest.mark.parametrize("name, params, expected", [
+    ("constant", {}, lambda t: np.full(t.shape, 0.05)),
+    ("exponential", {"gamma": 0.9}, lambda t: 0.05 * 0.9**t),
+    ("step", {"step_size": 4, "gamma": 0.5}, lambda t: 0.05 * 0.5 ** (t // 4)),
+    ("cosine", {}, lambda t: 0.05 * (1 + np.cos(np.pi * t / 12)) / 2),   # T defaults to the fit's 12 steps
+])
+def test_named_schedules_step_once_per_optimizer_step(rng, name, params, expected):
+    X, y = _regression(rng, n=40)
+    est = GDRegressor(batch_size=10, learning_rate=name, eta0=0.05, schedule_params=params or None, max_epochs=3,
+                      tol=None).fit(X, y)
+    assert_allclose(est.history_.lr, expected(np.arange(12.0)), rtol=1e-13, atol=1e-17)
+
+
+def test_feature_names_from_a_dataframe(rng):
+    pd = pytest.importorskip("pandas")
+    X, y = _regression(rng, n=40)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    est = GDRegressor(max_epochs=3, tol=None).fit(df, y)
+    assert est.feature_names_in_.tolist() == ["a", "b", "c"] and est.n_features_in_ == 3
+    assert_allclose(est.predict(df), X @ est.coef_ + est.intercept_[0], rtol=1e-13)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(df.rename(columns={"a": "z"}))

@@ -77,6 +77,11 @@ class _Stacked(Objective):
         data = sum(p.loss(W[k], rows) for k, p in enumerate(self.parts))
         return float(data + self.l2 * np.sum(W[:, : self.n_features] ** 2))
 
+    def data_loss(self, w) -> float:
+        """The full-data loss without the penalty (what a held-out score measures)."""
+        W = self._blocks(w)
+        return float(sum(p.loss(W[k]) for k, p in enumerate(self.parts)))
+
     def loss_and_grad(self, w, rows=None):
         W = self._blocks(w)
         pairs = [p.loss_and_grad(W[k], rows) for k, p in enumerate(self.parts)]
@@ -112,16 +117,11 @@ class _Stacked(Objective):
 def _stable_lr(objective, w) -> float:
     """2 / lambda_max of the exact Hessian at w: plain full-batch GD diverges above it."""
     try:
-        from .diagnose import stable_lr  # written by another part of descend; may be absent
+        from .diagnose import stable_lr  # descend.diagnose.stable_lr(obj, w), where present
     except ImportError:
-        stable_lr = None
-    if stable_lr is not None:
-        try:
-            return float(stable_lr(objective, w))
-        except Exception:  # noqa: BLE001 - a diagnostic must never break a fit; use the local one
-            pass
-    lam = objective.curvature(w)
-    return 2.0 / lam if lam > 0 else math.inf
+        lam = objective.curvature(w)
+        return 2.0 / lam if lam > 0 else math.inf
+    return float(stable_lr(objective, w))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,11 +132,12 @@ class NoImprovement(Monitor):
     """Stops when a loss has not improved by more than ``tol`` for ``n_iter_no_change`` boundaries.
 
     The loss is the full-data training loss of the run (``validation=None``) or that of a
-    held-out ``validation`` objective at the run's weights. With ``restore_best`` the run
-    returns the weights of the best loss when this monitor stops it. With
-    ``prequential=True`` (the estimators' ``partial_fit``) it scores only the first boundary
-    of each run, i.e. the new chunk's loss before training on it, and keeps its state
-    (best loss, best weights, epochs without improvement) from run to run.
+    held-out ``validation`` objective at the run's weights (its ``data_loss``, without
+    penalty, where it has one). With ``restore_best`` the run returns the weights of the best
+    loss when this monitor stops it. With ``prequential=True`` (the estimators'
+    ``partial_fit``) it scores only the first boundary of each run: the new chunk's loss
+    (without penalty) before training on it, a progressive-validation score; and its state
+    (best loss, best weights, epochs without improvement) carries over from run to run.
     """
 
     def __init__(self, tol: float, n_iter_no_change: int, validation=None, restore_best: bool = False,
@@ -152,11 +153,10 @@ class NoImprovement(Monitor):
         self._fired = False
 
     def _score(self, run):
-        if self.validation is not None and self.prequential:
-            return run.objective.loss(run.w)  # the new chunk, not yet trained on
-        if self.validation is not None:
-            return self.validation.loss(run.w)
-        return run.history.epoch_loss_list[-1]
+        held_out = run.objective if self.prequential else self.validation  # prequential: the new chunk
+        if held_out is None:
+            return run.history.epoch_loss_list[-1]
+        return getattr(held_out, "data_loss", held_out.loss)(run.w)
 
     def on_epoch(self, run):
         if self.prequential and self._scored:
@@ -171,15 +171,17 @@ class NoImprovement(Monitor):
         if self.wait < self.n_iter_no_change:
             return None
         self.stopped = self._fired = True
-        what = "validation loss" if self.validation is not None else "loss"
+        what = "held-out loss" if (self.validation is not None or self.prequential) else "loss"
+        unit = "partial_fit calls" if self.prequential else "epochs"
         return Stop(self.status, f"the {what} has not improved by more than {self.tol:.4g} for "
-                                 f"{self.n_iter_no_change} epochs (best {self.best:.4g})")
+                                 f"{self.n_iter_no_change} {unit} (best {self.best:.4g})")
 
     def on_end(self, run, result):
         if self._fired and self.restore_best and self.best_w is not None:
             result.w = self.best_w.copy()
             result.loss = float(run.objective.loss(result.w))
-            result.message = f"{result.message.split(';')[0]}; restored the best weights (loss {self.best:.4g})."
+            result.message = (f"{result.message.split(';')[0]}; restored the weights of that best loss "
+                              f"(training loss {result.loss:.4g}).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +430,7 @@ class _GDBase(BaseEstimator):
             self.history_ = History()
             self.n_iter_ = 0
         if self.early_stopping and getattr(self, "_stopper", None) is None:
-            self._stopper = NoImprovement(self.tol or 0.0, self.n_iter_no_change, validation=True,
+            self._stopper = NoImprovement(self.tol or 0.0, self.n_iter_no_change,
                                           restore_best=True, status="stopped", prequential=True)
         if self.early_stopping and self._stopper.stopped:
             return self  # stopped early: further chunks are not trained on (fit again to restart)
@@ -443,11 +445,6 @@ class _GDBase(BaseEstimator):
         self.n_iter_ += res.epochs - start
         self._set_validation(self._stopper if self.early_stopping else None)
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
 
 
 def _steps(n, batch_size):
