@@ -4,6 +4,7 @@ divergence guard), each against an independent reference."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from descend.errors import ParameterError
 from descend.estimators import DivergenceWarning, GDClassifier, GDRegressor
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 # In these three checks scikit-learn fits a regressor on unscaled features X ~ N(100, 1)
 # (estimator_checks.py: `rng.normal(loc=100, size=(n_samples, 2))`), where full-batch GD is

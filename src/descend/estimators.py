@@ -329,7 +329,8 @@ class _GDBase(BaseEstimator):
 
     # -- the fit ---------------------------------------------------------------------------
 
-    def _objective(self, X, Y):
+    def _objective(self, X, Y, l2=None):
+        """The _Stacked objective on (X, Y); ``l2`` defaults to the penalty that alpha means."""
         raise NotImplementedError
 
     def _store(self, w):
