@@ -180,7 +180,7 @@ class NoImprovement(Monitor):
         if self._fired and self.restore_best and self.best_w is not None:
             result.w = self.best_w.copy()
             result.loss = float(run.objective.loss(result.w))
-            result.message = (f"{result.message.split(';')[0]}; restored the weights of that best loss "
+            result.message = (f"{result.reason}; restored the weights of that best loss "
                               f"(training loss {result.loss:.4g}).")
 
 
@@ -374,7 +374,7 @@ class _GDBase(BaseEstimator):
         lrs = lrs[np.isfinite(lrs)]
         lr = float(lrs[-1]) if lrs.size else float(res.optimizer.schedule(0))
         stable = _stable_lr(objective, res.w)
-        why = res.message.split(" with learning rate")[0].removeprefix("diverged: ")
+        why = res.reason
         warnings.warn(
             f"{type(self).__name__} diverged with learning rate {lr:.4g} ({why}); the stable learning rate "
             f"of full-batch gradient descent here is 2/lambda_max = {stable:.4g}. Kept the best weights seen "

@@ -103,6 +103,7 @@ class Result:
     wall_time: float
     checkpoint: dict = field(repr=False)
     label: str = ""
+    reason: str = ""  # the stopping monitor's own words (no advice), e.g. "the loss grew from 7.5 to 7680 ..."
 
     @property
     def success(self) -> bool:
@@ -275,7 +276,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     history.wall_time = time.perf_counter() - t_start
     result = Result(w=w_out, loss=float(loss_out), status=status, message=message, history=history,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
-                    wall_time=history.wall_time, checkpoint=checkpoint, label=label)
+                    wall_time=history.wall_time, checkpoint=checkpoint, label=label,
+                    reason=stop.message if stop is not None else "")
     for m in monitors:
         m.on_end(run, result)
     return result
