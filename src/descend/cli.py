@@ -19,12 +19,14 @@ from .errors import DataError, DescendError, ParameterError
 def _console(stderr=False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 140  # pipes and logs: do not wrap tables at 80 columns
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _progress(quiet: bool, description: str):
-    """A progress monitor when stderr is a terminal and --quiet is off; none otherwise."""
-    if quiet or not sys.stderr.isatty():
+    """A progress monitor (on stderr, after half a second) when stdout is a terminal and --quiet is off."""
+    if quiet or not sys.stdout.isatty():
         return []
     from .monitors import Progress
 
@@ -54,7 +56,7 @@ def cli():
 @cli.command()
 @click.option("--out", "out_dir", default="descend-out", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the figures.")
-@click.option("--quiet", is_flag=True, help="Print only the table.")
+@click.option("--quiet", is_flag=True, help="Print the table and the files, not the notes.")
 def demo(out_dir, quiet):
     """The whole lecture on its own data: search, GD, SGD, mini-batch, divergence."""
     from . import demo as demo_mod
@@ -63,8 +65,9 @@ def demo(out_dir, quiet):
     con = _console()
     con.print(_table("The lecture: y = 2x fitted by y_hat = x*w, cost = mean squared error (w0 = 1, 100 epochs)",
                      ["method", "lr", "final w", "final cost", "epochs", "status"], report["rows"]))
-    for line in report["notes"]:
-        con.print(line)
+    if not quiet:
+        for line in report["notes"]:
+            con.print(line)
     con.print("wrote:")
     for path in report["files"]:
         con.print(f"  {path}")
@@ -171,6 +174,75 @@ def main(argv=None) -> int:
         click.echo("error: interrupted.", err=True)
         return 130
     return 0
+
+
+# --------------------------------------------------------------------------------------- compare
+
+
+def _parse_batch_sizes(text):
+    out = []
+    for item in text.split(","):
+        item = item.strip().lower()
+        if item in ("full", "none", "gd"):
+            out.append(None)
+            continue
+        try:
+            b = int(item)
+        except ValueError:
+            raise ParameterError(f"--batch-sizes: {item!r} is neither an integer nor 'full'.") from None
+        if b < 1:
+            raise ParameterError(f"--batch-sizes: {b} must be at least 1.")
+        out.append(b)
+    return out
+
+
+def _print_comparison(con, title, comp):
+    con.print(_table(title, comp.format_table()[0], comp.format_table()[1:]))
+    con.print(f"target loss {comp.target:.6g}: {comp.target_rule}. Learning rates: "
+              + "; ".join(f"{lab}: {lr:.4g} ({rule})" for lab, lr, rule in zip(comp.labels, comp.lrs, comp.lr_rules)))
+    con.print(comp.timing + ".")
+
+
+@cli.command("compare")
+@click.argument("data", required=False, type=click.Path(dir_okay=True))
+@click.option("--target", "target_col", default=None, help="The column to predict (with DATA).")
+@click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
+@click.option("--batch-sizes", default="1,8,64,full", show_default=True, help="Comma-separated; 'full' = GD.")
+@click.option("--optimizers", default="sgd", show_default=True, help="Comma-separated optimizer names.")
+@click.option("--lr", default=None, type=float, help="One learning rate for every run (default: a rule per run).")
+@click.option("--epochs", default=10, show_default=True, type=int, help="Epochs per run.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write the figure here.")
+def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path):
+    """GD vs SGD vs mini-batch on one problem: loss against epochs, samples, steps and time."""
+    from . import compare as compare_mod, datasets
+
+    _check_cli_numbers(lr=lr, epochs=epochs)
+    sizes = _parse_batch_sizes(batch_sizes)
+    names = [o.strip() for o in optimizers.split(",") if o.strip()]
+    if data is None and target_col is not None:
+        raise ParameterError("--target needs a DATA file.")
+    if data is not None and target_col is None:
+        raise ParameterError("DATA needs --target COLUMN.")
+    problems = compare_mod.builtin_problems() if data is None else [
+        (f"{Path(data).name}: {target_col}", *datasets.read_csv(data, target_col, _parse_features(features))[:2],
+         True)]
+    con = _console()
+    written = []
+    for i, (title, X, y, bias) in enumerate(problems):
+        comp = compare_mod.compare_data(X, y, [b if b is None else min(b, len(y)) for b in sizes], names, lr=lr,
+                                        epochs=epochs, seed=seed, bias=bias)
+        _print_comparison(con, title, comp)
+        if out_path:
+            from . import plot
+
+            path = Path(out_path)
+            if len(problems) > 1:
+                path = path.with_name(f"{path.stem}-{i + 1}{path.suffix}")
+            plot.compare(comp).savefig(path, dpi=100)
+            written.append(str(path))
+    for p in written:
+        con.print(f"wrote {p}")
 
 
 # ------------------------------------------------------------------------------------- landscape

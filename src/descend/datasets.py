@@ -21,18 +21,27 @@ def lecture():
 
 
 def linear(n: int = 1000, d: int = 5, *, noise: float = 0.1, bias: float = 0.0, seed=0,
-           return_coef: bool = False, dtype=np.float64):
+           correlation: float = 0.0, return_coef: bool = False, dtype=np.float64):
     """Synthetic regression data y = X @ coef + bias + noise * N(0, 1).
 
-    X has independent standard normal columns and coef is drawn from N(0, 1), both from
-    ``np.random.default_rng(seed)``. With ``return_coef=True`` the true parameters are
-    returned too, in descend's layout: the coefficients, then the bias last.
+    X has standard normal columns, independent by default; with ``correlation`` = rho the
+    columns are AR(1)-correlated (corr(x_i, x_j) = rho^|i - j|), which makes the problem
+    ill-conditioned as real data often is (condition number about ((1 + rho) / (1 - rho))^2).
+    coef is drawn from N(0, 1); everything comes from ``np.random.default_rng(seed)``. With
+    ``return_coef=True`` the true parameters are returned too, in descend's layout: the
+    coefficients, then the bias last.
     """
     n = check_positive("n", n, integer=True)
     d = check_positive("d", d, integer=True)
     check_positive("noise", noise, allow_zero=True)
+    if not -1 < correlation < 1:
+        raise ParameterError(f"correlation must be in (-1, 1); got {correlation!r}.")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
+    if correlation:
+        # x_j = rho x_{j-1} + sqrt(1 - rho^2) z_j keeps unit variance with AR(1) correlation
+        for j in range(1, d):
+            X[:, j] = correlation * X[:, j - 1] + np.sqrt(1 - correlation**2) * X[:, j]
     coef = rng.standard_normal(d)
     y = X @ coef + bias + noise * rng.standard_normal(n)
     X, y = X.astype(dtype, copy=False), y.astype(dtype, copy=False)

@@ -54,10 +54,10 @@ def run(out_dir: Path) -> dict:
 
     rows = [("brute force (grid)", "-", f"{brute.w[0]:.6g}", f"{brute.loss:.3g}", "-",
              f"{brute.evaluations} evaluations"),
-            ("divide and conquer (w, b)", "-", f"{conquer.w[0]:.6g}, b={conquer.w[1]:.2g}", f"{conquer.loss:.3g}",
+            ("divide & conquer (w, b)", "-", f"{conquer.w[0]:.6g}, b={conquer.w[1]:.2g}", f"{conquer.loss:.3g}",
              "-", f"{conquer.evaluations} evaluations")]
     for label, res in [*runs.items(), (diverged.label, diverged)]:
-        rows.append((label, f"{res.optimizer.lr:g}", f"{res.w[0]:.6g}", f"{res.loss:.3g}", str(res.epochs),
+        rows.append((label, f"{res.optimizer.lr:g}", f"{res.w[0]:.10g}", f"{res.loss:.3g}", str(res.epochs),
                      res.status))
     notes = [
         "cost(w) = 7.5 (w - 2)^2: full-batch GD multiplies (w - 2) by 1 - 15 lr = 0.85 per epoch;",

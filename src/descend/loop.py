@@ -80,7 +80,7 @@ class History:
         return f"History({len(self)} boundaries, {sum(len(s[0]) for s in self._steps)} steps)"
 
 
-@dataclass
+@dataclass(eq=False)
 class Result:
     """What ``minimize`` returns.
 
@@ -105,6 +105,7 @@ class Result:
     wall_time: float
     checkpoint: dict = field(repr=False)
     label: str = ""
+    reason: str = ""  # the stopping monitor's own words (no advice), e.g. "the loss grew from 7.5 to 7680 ..."
     verdict: str = ""
 
     @property
@@ -205,7 +206,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     state = optimizer.init(w)
     start_epoch = 0
     if resume is not None:
-        w = objective.check_w(resume["w"], "resume['w']")
+        w = objective.check_w(resume["w"], "resume['w']").copy()
         state = OptState.from_dict(resume["state"])
         start_epoch = int(resume["epoch"])
         seed = resume.get("seed", seed)
@@ -277,7 +278,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     history.wall_time = time.perf_counter() - t_start
     result = Result(w=w_out, loss=float(loss_out), status=status, message="", history=history,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
-                    wall_time=history.wall_time, checkpoint=checkpoint, label=label)
+                    wall_time=history.wall_time, checkpoint=checkpoint, label=label,
+                    reason=stop.message if stop is not None else "")
     result.verdict, result.message = _message(objective, result, stop)
     for m in monitors:
         m.on_end(run, result)

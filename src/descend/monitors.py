@@ -162,25 +162,40 @@ class ReduceLROnPlateau(Monitor):
 
 
 class Progress(Monitor):
-    """A rich progress bar over epochs with the current loss; writes to stderr."""
+    """A rich progress bar over epochs with the current loss, shown only once a run has taken
+    longer than ``delay`` seconds (quick fits print nothing). Writes to stderr by default."""
 
-    def __init__(self, description: str = "fitting", transient: bool = True):
+    def __init__(self, description: str = "fitting", delay: float = 0.5, console=None, transient: bool = True):
         self.description = description
+        self.delay = delay
+        self.console = console
         self.transient = transient
+        self.bar = None
 
     def on_start(self, run):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        import time
+
+        self._clock = time.perf_counter
+        self._t0 = self._clock()
+        self.bar = None
+
+    def _start_bar(self, run):
         from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
         self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
-                       console=Console(stderr=True), transient=self.transient)
+                       console=self.console or Console(stderr=True), transient=self.transient)
         self.task = self.bar.add_task(self.description, total=run.epochs, loss="-")
         self.bar.start()
 
     def on_epoch(self, run):
-        self.bar.update(self.task, completed=run.epoch, loss=_fmt(run.history.epoch_loss_list[-1]))
+        if self.bar is None and self._clock() - self._t0 >= self.delay:
+            self._start_bar(run)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=run.epoch, loss=_fmt(run.history.epoch_loss_list[-1]))
         return None
 
     def on_end(self, run, result):
-        self.bar.stop()
+        if self.bar is not None:
+            self.bar.stop()

@@ -133,6 +133,17 @@ class _LinearModel(Objective):
     def _with_bias(self, X):
         return np.column_stack([X, np.ones(len(X), dtype=X.dtype)]) if self.bias else X
 
+    def smoothness(self):
+        """(L, L_max): a Lipschitz constant of the full-data gradient and the largest one of a
+        single row's gradient, ``c * lambda_max([X 1]^T [X 1]) / N`` and ``c * max_i ||[x_i 1]||^2``
+        with c = 2 for squared error (exact: the Hessian's top eigenvalue) and c = 1/4 for
+        logistic loss (an upper bound). Used to choose step sizes for mini-batches."""
+        Xb = self._with_bias(self.X.astype(np.float64))
+        c = self._curvature_bound
+        L = c * float(np.linalg.eigvalsh(Xb.T @ Xb / self.n_samples)[-1])
+        L_max = c * float(np.max(np.einsum("ij,ij->i", Xb, Xb)))
+        return L, L_max
+
     def _backprop(self, X, dz):
         """Gradient with respect to (coef, bias) of mean(z * dz) where z = X @ coef + bias."""
         m = len(dz)
@@ -144,6 +155,8 @@ class _LinearModel(Objective):
 
 class LinearRegression(_LinearModel):
     """Mean squared error of a linear model, the lecture's cost (not halved)."""
+
+    _curvature_bound = 2.0
 
     def loss(self, w, rows=None):
         X, y = self._rows(rows)
@@ -196,6 +209,8 @@ class LogisticRegression(_LinearModel):
 
     ``log(1 + e^z)`` is computed as ``logaddexp(0, z)``, so no |z| overflows.
     """
+
+    _curvature_bound = 0.25
 
     def __init__(self, X, y, bias: bool = True):
         super().__init__(X, y, bias)

@@ -45,12 +45,23 @@ def _as_list(results):
     return [results]
 
 
+def _smooth_for_axis(y, weight, logy):
+    """TensorBoard's smoothing; on a log axis it is applied to log(loss), so that a geometric
+    decay stays a straight line instead of being dragged up by the early, larger values."""
+    y = np.asarray(y, dtype=np.float64)
+    if not logy:
+        return _smooth(y, weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.exp(_smooth(np.log(np.where(y > 0, y, np.nan)), weight))
+
+
 def loss_curve(results, smooth: float = 0.6, logy: bool = False, per: str = "epoch", title: str | None = None):
     """The loss of one or several runs: raw (faint) and smoothed (solid) in the same colour.
 
     ``per="epoch"`` plots the full-data loss at each epoch boundary; ``per="step"`` the batch
     loss of every step. A diverged or stopped run is marked with an x where it stopped.
-    ``smooth`` is TensorBoard's smoothing weight (0 turns smoothing off).
+    ``smooth`` is TensorBoard's smoothing weight (0 turns smoothing off); with ``logy`` the
+    smoothing is applied to log(loss).
     """
     if per not in ("epoch", "step"):
         raise ParameterError(f"per must be 'epoch' or 'step'; got {per!r}.")
@@ -64,7 +75,8 @@ def loss_curve(results, smooth: float = 0.6, logy: bool = False, per: str = "epo
         label = method_label(res)
         if smooth > 0:
             ax.plot(x, y, color=color, alpha=0.3, linewidth=1)
-            ax.plot(x, _smooth(y, smooth), color=color, linewidth=2, label=f"{label} (smoothed {smooth:g})")
+            ax.plot(x, _smooth_for_axis(y, smooth, logy), color=color, linewidth=2,
+                    label=f"{label} (smoothed {smooth:g})")
         else:
             ax.plot(x, y, color=color, linewidth=2, label=label)
         if res.status in ("diverged", "stopped") and len(y):
@@ -80,6 +92,10 @@ def loss_curve(results, smooth: float = 0.6, logy: bool = False, per: str = "epo
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def objective_of(search_result):
+    return getattr(search_result, "objective", None)
 
 
 def cost_curve(search_result, title: str | None = None):
@@ -105,23 +121,81 @@ def cost_curve(search_result, title: str | None = None):
         ax.set_xlabel("w")
         ax.set_ylabel("cost (mean squared error)")
     elif d == 2:
+        from matplotlib.colors import LogNorm
+        from matplotlib.patches import Rectangle
+
         ax0, ax1 = sr.axes[0]
-        Z = sr.losses[: counts[0]].reshape(len(ax0), len(ax1))
-        cs = ax.contourf(ax0, ax1, Z.T, levels=20, cmap="viridis")
+        fine = [np.linspace(a[0], a[-1], 201) for a in (ax0, ax1)]
+        if hasattr(objective_of(sr), "loss_many"):
+            G = np.stack([m.ravel() for m in np.meshgrid(*fine, indexing="ij")], axis=1)
+            Z = objective_of(sr).loss_many(G).reshape(201, 201)
+        else:
+            fine, Z = [ax0, ax1], sr.losses[: counts[0]].reshape(len(ax0), len(ax1))
+        lo, hi = np.nanmin(Z), np.nanmax(Z)
+        if lo > 0 and hi / lo > 1e3:
+            levels = np.geomspace(lo, hi, 25)
+            cs = ax.contourf(fine[0], fine[1], Z.T, levels=levels, norm=LogNorm(lo, hi), cmap="viridis")
+        else:
+            cs = ax.contourf(fine[0], fine[1], Z.T, levels=25, cmap="viridis")
         fig.colorbar(cs, ax=ax, label="cost")
-        sc = ax.scatter(sr.points[:, 0], sr.points[:, 1], c=rounds, cmap="autumn", s=8, zorder=3,
-                        label="evaluated")
-        ax.plot([sr.w[0]], [sr.w[1]], marker="*", markersize=16, color="white", markeredgecolor="black",
-                linestyle="none", label=f"best ({sr.w[0]:.3g}, {sr.w[1]:.3g})", zorder=4)
+        start = 0
+        for r, axes_r in enumerate(sr.axes):
+            pts = sr.points[start : start + counts[r]]
+            start += counts[r]
+            color = f"C{(r + 1) % 10}"
+            (x0, x1), (y0, y1) = (axes_r[0][0], axes_r[0][-1]), (axes_r[1][0], axes_r[1][-1])
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=color, linewidth=1.2))
+            ax.scatter(pts[:, 0], pts[:, 1], s=6 if r else 10, color=color, zorder=3,
+                       label=f"round {r + 1}: box {x1 - x0:.3g} wide")
+        ax.plot([sr.w[0]], [sr.w[1]], marker="*", markersize=14, color="white", markeredgecolor="black",
+                linestyle="none", label=f"best ({sr.w[0]:.4g}, {sr.w[1]:.4g})", zorder=4)
         ax.set_xlabel("w[0]")
         ax.set_ylabel("w[1]")
     else:
         raise ParameterError(f"cost_curve draws one or two weights; this search has {d}.")
-    if len(counts) > 1:
+    if len(counts) > 1 and d == 1:
         fig.colorbar(sc, ax=ax, label="round")
     ax.set_title(title or (f"Brute force: {len(sr.losses)} evaluations" if len(counts) == 1
                            else f"Divide and conquer: {len(counts)} rounds, {len(sr.losses)} evaluations"))
     ax.legend(fontsize="small")
+    return fig
+
+
+def compare(comparison, x: str = "all", smooth: float = 0.6, logy: bool = True):
+    """The loss of each configuration of a :func:`descend.compare` against ``x``: one of
+    "epochs", "samples", "steps", "time", or "all" for one panel per axis. Raw (faint) and
+    smoothed (solid) per configuration, a legend by configuration and the target as a dashed
+    horizontal line."""
+    from .compare import AXES
+
+    if x != "all" and x not in AXES:
+        raise ParameterError(f"x must be 'all' or one of {', '.join(AXES)}; got {x!r}.")
+    names = AXES if x == "all" else (x,)
+    fig, axes = _figure(2, 2, figsize=(11, 7.5)) if x == "all" else _figure()
+    xlabel = {"epochs": "epoch", "samples": "samples seen", "steps": "steps (gradient evaluations)",
+              "time": "wall time in steps (s)"}
+    for ax, name in zip(axes.ravel(), names):
+        for i, label in enumerate(comparison.labels):
+            xs, ys = comparison.curve(i, name)
+            color = f"C{i % 10}"
+            if smooth > 0:
+                ax.plot(xs, ys, color=color, alpha=0.3, linewidth=1)
+            ax.plot(xs, _smooth_for_axis(ys, smooth, logy) if smooth > 0 else ys, color=color, linewidth=2,
+                    label=f"{label} (lr {comparison.lrs[i]:.3g})")
+        ax.axhline(comparison.target, color="black", linestyle="--", linewidth=1,
+                   label=f"target {comparison.target:.4g}")
+        if logy:
+            ax.set_yscale("log")
+        if name in ("samples", "steps", "time") and logy:
+            ax.set_xscale("symlog", linthresh=max(1e-6, float(np.nanmin(
+                [comparison.curve(i, name)[0][1] for i in range(len(comparison.labels))
+                 if len(comparison.curve(i, name)[0]) > 1] or [1.0]))))
+        ax.set_xlabel(xlabel[name])
+        ax.set_ylabel("full-data loss")
+        ax.set_title(f"loss against {xlabel[name]}")
+        ax.grid(True, alpha=0.3)
+    axes.ravel()[0].legend(fontsize="small")
+    fig.suptitle("GD vs SGD vs mini-batch: the same runs on four x-axes")
     return fig
 
 

@@ -9,7 +9,7 @@ global minimum (the lecture's warning).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class SearchResult:
     losses: np.ndarray
     axes: list
     rounds: int = 1
+    objective: object = field(default=None, repr=False)
 
     @property
     def evaluations(self) -> int:
@@ -69,7 +70,7 @@ def grid(objective, bounds=((0.0, 4.0),), num: int = 41) -> SearchResult:
     points = _grid_points(axes)
     losses = _evaluate(objective, points)
     best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.inf)))
-    return SearchResult(points[best].copy(), float(losses[best]), points, losses, [axes])
+    return SearchResult(points[best].copy(), float(losses[best]), points, losses, [axes], 1, objective)
 
 
 def refine(objective, bounds=((-10.0, 10.0), (-10.0, 10.0)), num: int = 11, rounds: int = 6) -> SearchResult:
@@ -102,4 +103,5 @@ def refine(objective, bounds=((-10.0, 10.0), (-10.0, 10.0)), num: int = 11, roun
         spacing = (box[:, 1] - box[:, 0]) / (num - 1)
         centre = points[i]
         box = np.stack([np.maximum(centre - spacing, box[:, 0]), np.minimum(centre + spacing, box[:, 1])], axis=1)
-    return SearchResult(best_w, best_loss, np.concatenate(all_points), np.concatenate(all_losses), all_axes, rounds)
+    return SearchResult(best_w, best_loss, np.concatenate(all_points), np.concatenate(all_losses), all_axes, rounds,
+                        objective)
