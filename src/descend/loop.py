@@ -80,7 +80,7 @@ class History:
         return f"History({len(self)} boundaries, {sum(len(s[0]) for s in self._steps)} steps)"
 
 
-@dataclass
+@dataclass(eq=False)
 class Result:
     """What ``minimize`` returns.
 
@@ -186,7 +186,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     if not isinstance(optimizer, Optimizer):
         raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
                              f"got {type(optimizer).__name__}.")
-    w = objective.check_w(w0, "w0")
+    w = objective.check_w(w0, "w0").copy()  # never update the caller's array
     n = objective.n_samples
     batch_size = batching.check_batch_size(batch_size, n)
     epochs = _check_epochs(epochs)
@@ -202,7 +202,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     state = optimizer.init(w)
     start_epoch = 0
     if resume is not None:
-        w = objective.check_w(resume["w"], "resume['w']")
+        w = objective.check_w(resume["w"], "resume['w']").copy()
         state = OptState.from_dict(resume["state"])
         start_epoch = int(resume["epoch"])
         seed = resume.get("seed", seed)
