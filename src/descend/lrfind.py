@@ -180,10 +180,6 @@ def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, 
     Returns an :class:`LRFindResult` with the rates, raw and smoothed losses, the steepest and
     valley suggestions, the stable rate 2/lambda_max where the Hessian is exact, and a message.
     """
-    optimizer = SGD(lr=start) if optimizer is None else optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
-                             f"got {type(optimizer).__name__}.")
     start = check_positive("start", start)
     end = check_positive("end", end)
     if not end > start:
@@ -194,6 +190,10 @@ def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, 
     check_positive("diverge", diverge)
     if not diverge > 1:
         raise ParameterError(f"diverge must be > 1 (a multiple of the best loss); got {diverge!r}.")
+    optimizer = SGD(lr=start) if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
+                             f"got {type(optimizer).__name__}.")
     w = objective.check_w(w0, "w0").copy()  # the caller's weights stay as they were
     stable = exact_stable_lr(objective, w)
     n = objective.n_samples
