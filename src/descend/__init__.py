@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _LAZY_MODULES = {"plot"}
-_LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators"}
+_LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 
 def __getattr__(name):
