@@ -32,7 +32,7 @@ from . import functions  # noqa: E402  the 2-D test landscapes
 __all__.append("functions")
 
 _LAZY_MODULES = {"plot"}
-_LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators"}
+_LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 
 def __getattr__(name):

@@ -85,10 +85,46 @@ def _parse_features(features):
     return names
 
 
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw", "nadam", "rmsprop", "adagrad", "adadelta"]
+
+
+def _optimizer_options(f):
+    """--model, --optimizer and its hyper-parameters (shared by fit and lr-find)."""
+    opts = [
+        click.option("--model", type=click.Choice(["linear", "logistic"]), default="linear", show_default=True,
+                     help="linear: mean squared error; logistic: binary cross-entropy, target 0/1."),
+        click.option("--optimizer", "optimizer_name", type=click.Choice(OPTIMIZERS, case_sensitive=False),
+                     default="sgd", show_default=True, help="Update rule (PyTorch's equations and defaults)."),
+        click.option("--momentum", type=float, default=None, help="Momentum (sgd, momentum, nesterov, rmsprop)."),
+        click.option("--beta1", type=float, default=None, help="Adam-family beta1."),
+        click.option("--beta2", type=float, default=None, help="Adam-family beta2."),
+        click.option("--eps", type=float, default=None, help="The optimizer's eps."),
+        click.option("--weight-decay", type=float, default=None, help="L2 weight decay (decoupled for adamw)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _objective(model, X, y, bias):
+    from .objectives import LinearRegression, LogisticRegression
+
+    return (LogisticRegression if model == "logistic" else LinearRegression)(X, y, bias=bias)
+
+
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=True))
 @click.option("--target", required=True, help="The column to predict.")
 @click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
+@_optimizer_options
+@click.option("--schedule", type=click.Choice(["constant", "step", "exponential", "invscaling", "cosine", "warmup"]),
+              default="constant", show_default=True, help="Learning-rate schedule over steps.")
+@click.option("--step-size", type=int, default=None, help="step: steps between cuts.")
+@click.option("--gamma", type=float, default=None, help="step, exponential: the factor per cut / per step.")
+@click.option("--power-t", type=float, default=None, help="invscaling: lr / (t+1)^power_t.")
+@click.option("--t-max", type=int, default=None, help="cosine: steps to reach the floor.")
+@click.option("--lr-min", type=float, default=None, help="cosine: the floor.")
+@click.option("--warmup-steps", type=int, default=None, help="Linear warm-up steps (warmup, or wraps any schedule).")
 @click.option("--batch-size", default=None, type=int, help="Rows per step: 1 = SGD, k = mini-batch; default full batch.")
 @click.option("--lr", default=0.01, show_default=True, type=float, help="Learning rate.")
 @click.option("--epochs", default=100, show_default=True, type=int, help="Passes over the data.")
@@ -99,18 +135,23 @@ def _parse_features(features):
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the loss curve here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def fit(data, target, features, batch_size, lr, epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet):
-    """Fit a linear regression to a CSV file by gradient descent."""
-    from . import datasets, optim
+def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay, schedule,
+        step_size, gamma, power_t, t_max, lr_min, warmup_steps, batch_size, lr, epochs, seed, no_shuffle, no_bias,
+        tol, plot_path, as_json, quiet):
+    """Fit a linear (or logistic) regression to a CSV file by gradient descent."""
+    from . import datasets, optim, schedules
     from .loop import minimize
-    from .objectives import LinearRegression
 
     _check_cli_numbers(lr=lr, epochs=epochs, batch_size=batch_size)
+    sched = schedules.from_name(schedule, lr, step_size=step_size, gamma=gamma, power_t=power_t, T=t_max,
+                                floor=lr_min, warmup_steps=warmup_steps)
+    opt = optim.from_options(optimizer_name, sched, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
+                             weight_decay=weight_decay)
     X, y, names = datasets.read_csv(data, target, _parse_features(features))
     if batch_size is not None and batch_size > len(y):
         raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({len(y)}).")
-    obj = LinearRegression(X, y, bias=not no_bias)
-    res = minimize(obj, np.zeros(obj.n_params), optimizer=optim.SGD(lr=lr), batch_size=batch_size,
+    obj = _objective(model, X, y, not no_bias)
+    res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
                    epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
                    callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
     params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
@@ -124,9 +165,11 @@ def fit(data, target, features, batch_size, lr, epochs, seed, no_shuffle, no_bia
                                "epoch_loss": res.history.epoch_loss.tolist()}))
         return
     con = _console()
-    con.print(_table(f"{Path(data).name}: {target} ~ linear model", ["column", "weight"],
+    con.print(_table(f"{Path(data).name}: {target} ~ {model} model", ["column", "weight"],
                      [(k, f"{v:.6g}") for k, v in params.items()]))
-    con.print(f"final loss (mean squared error): {res.loss:.6g}")
+    con.print(f"final loss ({'binary cross-entropy' if model == 'logistic' else 'mean squared error'}): "
+              f"{res.loss:.6g}")
+    con.print(f"optimizer: {opt!r}")
     con.print(f"status: {res.status}")
     con.print(res.message)
     if plot_path:
@@ -243,6 +286,61 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
             written.append(str(path))
     for p in written:
         con.print(f"wrote {p}")
+# -------------------------------------------------------------------------------------- lr-find
+
+
+@cli.command("lr-find")
+@click.argument("data", type=click.Path(dir_okay=True))
+@click.option("--target", required=True, help="The column to predict.")
+@click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
+@_optimizer_options
+@click.option("--batch-size", default=None, type=int, help="Rows per step: 1 = SGD, k = mini-batch; default full batch.")
+@click.option("--start", default=1e-7, show_default=True, type=float, help="First learning rate.")
+@click.option("--end", default=10.0, show_default=True, type=float, help="Last learning rate.")
+@click.option("--steps", default=100, show_default=True, type=int, help="Steps of the exponential ramp.")
+@click.option("--diverge", default=4.0, show_default=True, type=float,
+              help="Stop once the smoothed loss exceeds this multiple of its best.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the row order.")
+@click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the curve here.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+def lr_find_command(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay,
+                    batch_size, start, end, steps, diverge, seed, no_bias, plot_path, as_json):
+    """The learning-rate range test: suggested rates and the stable rate 2/lambda_max."""
+    from . import datasets, optim
+    from .lrfind import lr_find
+
+    _check_cli_numbers(batch_size=batch_size)
+    # the rate is a placeholder: lr_find replaces it by its ramp from --start to --end
+    opt = optim.from_options(optimizer_name, 1.0, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
+                             weight_decay=weight_decay)
+    X, y, names = datasets.read_csv(data, target, _parse_features(features))
+    if batch_size is not None and batch_size > len(y):
+        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({len(y)}).")
+    obj = _objective(model, X, y, not no_bias)
+    res = lr_find(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size, start=start, end=end,
+                  steps=steps, seed=seed, diverge=diverge)
+    if plot_path:
+        from . import plot
+
+        plot.lr_find(res).savefig(plot_path, dpi=110)
+    if as_json:
+        click.echo(json.dumps({"suggestion": res.suggestion, "valley": res.suggestion_valley,
+                               "steepest": res.suggestion_steepest, "stable_lr": res.stable_lr,
+                               "stopped_early": res.stopped_early, "steps": res.steps, "message": res.message,
+                               "lrs": res.lrs.tolist(),
+                               "losses": [x if np.isfinite(x) else None for x in res.losses.tolist()]}))
+        return
+    con = _console()
+    fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+    con.print(_table(f"{Path(data).name}: learning-rate range test ({model} model, {opt.name})", ["rate", "value"],
+                     [("suggestion", fmt(res.suggestion)), ("valley", fmt(res.suggestion_valley)),
+                      ("steepest", fmt(res.suggestion_steepest)), ("stable 2/lambda_max", fmt(res.stable_lr))]))
+    con.print(res.message)
+    if plot_path:
+        con.print(f"wrote {plot_path}")
+
+
 
 
 # ------------------------------------------------------------------------------------- landscape

@@ -120,12 +120,13 @@ class EarlyStopping(Monitor):
 class ReduceLROnPlateau(Monitor):
     """Multiplies the learning rate by ``factor`` when the loss has not improved (relative
     ``threshold``) for ``patience`` epochs, as PyTorch's ReduceLROnPlateau(mode="min",
-    threshold_mode="rel"); waits ``cooldown`` epochs after a cut and never goes below ``min_lr``.
+    threshold_mode="rel"); waits ``cooldown`` epochs after a cut and never goes below ``min_lr``;
+    a cut smaller than ``eps`` (absolute, as PyTorch's) is skipped.
     The cut is applied through ``state.lr_scale``, the one multiplier the optimizer reads.
     """
 
     def __init__(self, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, cooldown: int = 0,
-                 min_lr: float = 0.0):
+                 min_lr: float = 0.0, eps: float = 1e-8):
         if not 0 < factor < 1:
             raise ParameterError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor!r}.")
         self.factor = factor
@@ -133,6 +134,7 @@ class ReduceLROnPlateau(Monitor):
         self.threshold = check_positive("threshold", threshold, allow_zero=True)
         self.cooldown = check_positive("cooldown", cooldown, integer=True, allow_zero=True)
         self.min_lr = check_positive("min_lr", min_lr, allow_zero=True)
+        self.eps = check_positive("eps", eps, allow_zero=True)
 
     def on_start(self, run):
         self.best = math.inf
@@ -153,7 +155,7 @@ class ReduceLROnPlateau(Monitor):
         if self.bad_epochs > self.patience:
             lr = run.optimizer.lr_at(run.state)
             new = max(lr * self.factor, self.min_lr)
-            if lr - new > 1e-8 * lr:
+            if lr - new > self.eps:
                 run.state.lr_scale *= new / lr
                 self.cuts.append((run.epoch, new))
             self.cooldown_left = self.cooldown

@@ -217,7 +217,8 @@ class LogisticRegression(_LinearModel):
         labels = np.unique(self.y)
         if not np.all(np.isin(labels, (0.0, 1.0))):
             bad = int(np.flatnonzero(~np.isin(self.y, (0.0, 1.0)))[0])
-            raise DataError(f"LogisticRegression: y must hold only 0 and 1; row {bad} is {self.y[bad]!r}.")
+            raise DataError(f"LogisticRegression: y must hold only 0 and 1; "
+                            f"y[{bad}] (row {bad}, counting from 0) is {float(self.y[bad]):g}.")
 
     def loss(self, w, rows=None):
         X, y = self._rows(rows)

@@ -29,7 +29,7 @@ from .errors import ParameterError
 from .schedules import as_schedule
 
 __all__ = ["OptState", "Optimizer", "SGD", "Adam", "AdamW", "NAdam", "RMSprop", "Adagrad", "Adadelta",
-           "from_name", "NAMES"]
+           "from_name", "from_options", "NAMES"]
 
 
 @dataclass
@@ -431,3 +431,35 @@ def from_name(name: str, **params) -> Optimizer:
         raise ParameterError(f"unknown optimizer {name!r}; choose one of "
                              f"{', '.join([*NAMES, 'momentum', 'nesterov'])}.")
     return NAMES[key](**params)
+
+
+def from_options(name: str, lr, *, momentum=None, beta1=None, beta2=None, eps=None, weight_decay=None,
+                 **params) -> Optimizer:
+    """An optimizer by name from the command line's generic options; None means "not given".
+
+    ``beta1``/``beta2`` make ``betas`` (the other one at its default); an option the optimizer
+    does not have (``momentum`` for Adam, ``beta1`` for SGD, ...) is a ParameterError naming both.
+    Other keyword arguments go to the constructor as they are.
+    """
+    import inspect
+
+    key = str(name).lower()
+    cls = SGD if key in ("momentum", "nesterov") else NAMES.get(key)
+    if cls is None:
+        return from_name(name, lr=lr)  # raises: unknown optimizer
+    accepted = inspect.signature(cls.__init__).parameters
+    given = {k: v for k, v in dict(momentum=momentum, eps=eps, weight_decay=weight_decay, **params).items()
+             if v is not None}
+    if beta1 is not None or beta2 is not None:
+        if "betas" not in accepted:
+            raise ParameterError(f"the {key} optimizer has no betas (beta1, beta2); "
+                                 f"they apply to adam, adamw and nadam.")
+        default = accepted["betas"].default
+        given["betas"] = (default[0] if beta1 is None else beta1, default[1] if beta2 is None else beta2)
+    for k in given:
+        if k not in accepted:
+            raise ParameterError(f"the {key} optimizer has no {k}; its options are "
+                                 f"{', '.join(p for p in accepted if p not in ('self', 'lr'))}.")
+    if key in ("momentum", "nesterov") and given.get("momentum", 1.0) == 0:
+        raise ParameterError(f"the {key} optimizer needs momentum > 0; got 0 (use sgd for none).")
+    return from_name(name, lr=lr, **given)

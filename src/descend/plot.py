@@ -199,6 +199,46 @@ def compare(comparison, x: str = "all", smooth: float = 0.6, logy: bool = True):
     return fig
 
 
+def lr_find(result, logy: bool | None = None, title: str | None = None):
+    """The learning-rate range test: loss against lr on a log axis, raw (faint) and smoothed,
+    with the valley shaded and the suggestions (valley, steepest) and the stable rate 2/lambda_max
+    (when known) as labelled vertical lines. ``logy=None`` uses a log loss axis when the losses
+    are positive and span more than two decades."""
+    r = result
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    finite = np.isfinite(r.losses)
+    lrs, losses = r.lrs[finite], r.losses[finite]
+    if logy is None:
+        logy = bool(len(losses)) and losses.min() > 0 and losses.max() > 100 * losses.min()
+    if r.smooth > 0:
+        ax.plot(lrs, losses, color="C0", alpha=0.3, linewidth=1, label="loss")
+        ax.plot(lrs, r.smoothed[finite], color="C0", linewidth=2, label=f"smoothed ({r.smooth:g})")
+    else:
+        ax.plot(lrs, losses, color="C0", linewidth=2, label="loss")
+    if r.valley is not None:
+        a, b = r.valley
+        ax.axvspan(r.lrs[a], r.lrs[b], color="C2", alpha=0.12, label="valley")
+    marks = [("valley", r.suggestion_valley, "C2", "-"), ("steepest", r.suggestion_steepest, "C1", "--"),
+             ("stable 2/λmax", r.stable_lr, "C3", ":")]
+    for name, lr, color, style in marks:
+        if lr is not None:
+            ax.axvline(lr, color=color, linestyle=style, linewidth=1.5, label=f"{name} {lr:.3g}")
+    if r.suggestion is not None:
+        j = int(np.argmin(np.abs(np.log(r.lrs) - np.log(r.suggestion))))
+        ax.plot([r.lrs[j]], [r.smoothed[j]], marker="o", markersize=8, color="C2", linestyle="none")
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("loss after the step" + (" (batch)" if r.batch_size is not None else ""))
+    stop = "stopped early" if r.stopped_early else "all steps"
+    ax.set_title(title or f"Learning-rate range test: {r.steps} steps, {stop}")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # Landscapes: contours, trajectories, special points; animation; convergence rate.
 

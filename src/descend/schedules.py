@@ -18,7 +18,7 @@ import numpy as np
 from .errors import ParameterError, check_positive
 
 __all__ = ["as_schedule", "evaluate", "constant", "step", "exponential", "inverse_scaling",
-           "cosine", "warmup", "Schedule"]
+           "cosine", "warmup", "Schedule", "from_name", "NAMES"]
 
 
 class Schedule:
@@ -158,3 +158,49 @@ def evaluate(schedule, start: int, count: int) -> np.ndarray:
     if isinstance(schedule, Schedule):
         return np.asarray(schedule(steps), dtype=np.float64)
     return np.fromiter((schedule(int(k)) for k in steps), dtype=np.float64, count=count)
+
+
+_FROM_NAME = {
+    "constant": (constant, ()),
+    "step": (step, ("step_size", "gamma")),
+    "exponential": (exponential, ("gamma",)),
+    "invscaling": (inverse_scaling, ("power_t",)),
+    "inverse_scaling": (inverse_scaling, ("power_t",)),
+    "cosine": (cosine, ("T", "floor")),
+    "warmup": (constant, ()),
+}
+NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "warmup")
+
+
+def from_name(name: str, lr: float, warmup_steps: int | None = None, start_factor: float | None = None,
+              **params):
+    """A schedule by name, starting from ``lr``: the command line's way to build one.
+
+    ``constant``; ``step`` (step_size, gamma=0.1); ``exponential`` (gamma); ``invscaling``
+    (power_t=0.25); ``cosine`` (T, floor=0); ``warmup`` (a constant rate after
+    ``warmup_steps`` of linear warm-up). ``warmup_steps`` given with any other name wraps that
+    schedule in the same warm-up. Parameters given as None are ignored (left at their defaults).
+    """
+    key = str(name).lower()
+    if key not in _FROM_NAME:
+        raise ParameterError(f"unknown schedule {name!r}; choose one of {', '.join(NAMES)}.")
+    make, accepted = _FROM_NAME[key]
+    params = {k: v for k, v in params.items() if v is not None}
+    extra = sorted(set(params) - set(accepted))
+    if extra:
+        takes = ", ".join(accepted) if accepted else "no parameters"
+        raise ParameterError(f"the {key} schedule takes {takes}; got {', '.join(extra)}.")
+    if key == "step" and "step_size" not in params:
+        raise ParameterError("the step schedule needs step_size (steps between cuts).")
+    if key == "exponential" and "gamma" not in params:
+        raise ParameterError("the exponential schedule needs gamma (the factor per step).")
+    if key == "cosine" and "T" not in params:
+        raise ParameterError("the cosine schedule needs T (the steps to reach the floor).")
+    if key == "warmup" and warmup_steps is None:
+        raise ParameterError("the warmup schedule needs warmup_steps (the steps of linear warm-up).")
+    base = make(lr, **params)
+    if warmup_steps is None:
+        if start_factor is not None:
+            raise ParameterError("start_factor needs warmup_steps (the steps of linear warm-up).")
+        return base
+    return warmup(base, warmup_steps, **({} if start_factor is None else {"start_factor": start_factor}))
