@@ -68,6 +68,8 @@ def demo(out_dir, quiet):
     if not quiet:
         for line in report["notes"]:
             con.print(line)
+    _print_comparison(con, "GD vs SGD vs mini-batch at lr = 0.01: the cost of reaching the target",
+                      report["comparison"])
     con.print("wrote:")
     for path in report["files"]:
         con.print(f"  {path}")

@@ -58,7 +58,7 @@ def run(out_dir: Path) -> dict:
              "-", f"{conquer.evaluations} evaluations")]
     for label, res in [*runs.items(), (diverged.label, diverged)]:
         rows.append((label, f"{res.optimizer.lr:g}", f"{res.w[0]:.10g}", f"{res.loss:.3g}", str(res.epochs),
-                     res.status))
+                     f"{res.status} ({res.verdict})" if res.verdict != res.status else res.status))
     notes = [
         "cost(w) = 7.5 (w - 2)^2: full-batch GD multiplies (w - 2) by 1 - 15 lr = 0.85 per epoch;",
         f"above lr = 2/15 = {2 / 15:.4f} it diverges. {diverged.message}",
@@ -66,8 +66,23 @@ def run(out_dir: Path) -> dict:
     pictures = landscape_pictures(out_dir)
     files.extend(pictures["files"])
     notes.extend(pictures["notes"])
+    comparison = lecture_comparison()
+    save(plot.compare(comparison), "compare.png")
     return {"rows": rows, "notes": notes, "files": files, "runs": runs, "diverged": diverged,
-            "grid": brute, "refine": conquer, "saddle": pictures["saddle"], "basins": pictures["basins"]}
+            "grid": brute, "refine": conquer, "saddle": pictures["saddle"], "basins": pictures["basins"],
+            "comparison": comparison}
+
+
+def lecture_comparison():
+    """The lecture's trade-off on its own data: GD, SGD and mini-batch at lr = 0.01, in its order,
+    measured against epochs, samples, steps and time (see :func:`descend.compare`)."""
+    from .compare import compare
+
+    X, y = datasets.lecture()
+    obj = LinearRegression(X, y, bias=False)
+    runs = [dict(batch_size=b, optimizer="sgd", lr=LR, label=label)
+            for label, b in (("GD (full batch)", None), ("SGD (1 row)", 1), ("mini-batch (2 rows)", 2))]
+    return compare(obj, [W0], runs, epochs=EPOCHS, shuffle=False)
 
 
 SADDLE_LR, SADDLE_EPOCHS, SADDLE_NUDGE = 0.1, 40, 0.01

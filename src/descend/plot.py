@@ -190,6 +190,7 @@ def compare(comparison, x: str = "all", smooth: float = 0.6, logy: bool = True):
             ax.set_xscale("symlog", linthresh=max(1e-6, float(np.nanmin(
                 [comparison.curve(i, name)[0][1] for i in range(len(comparison.labels))
                  if len(comparison.curve(i, name)[0]) > 1] or [1.0]))))
+            ax.set_xlim(left=0)
         ax.set_xlabel(xlabel[name])
         ax.set_ylabel("full-data loss")
         ax.set_title(f"loss against {xlabel[name]}")
