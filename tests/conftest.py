@@ -9,6 +9,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def central_diff(f, w, h=1e-6):
+    """The gradient of f at w by central differences, (f(w + h e_i) - f(w - h e_i)) / 2h."""
+    w = np.asarray(w, dtype=np.float64)
+    g = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = h
+        g[i] = (f(w + e) - f(w - e)) / (2 * h)
+    return g
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

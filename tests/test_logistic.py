@@ -8,16 +8,10 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 import descend as ds
+from conftest import central_diff
 from descend.errors import DataError
 
 
-def central_grad(f, w, h=1e-6):
-    g = np.empty_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = h
-        g[i] = (f(w + e) - f(w - e)) / (2 * h)
-    return g
 
 
 finite = st.floats(-4, 4, allow_nan=False, allow_infinity=False)
@@ -41,7 +35,7 @@ def test_gradient_matches_central_differences(problem):
     X, y, bias, w, rows = problem
     obj = ds.LogisticRegression(X, y, bias=bias)
     g = obj.grad(w, rows)
-    fd = central_grad(lambda v: obj.loss(v, rows), w)
+    fd = central_diff(lambda v: obj.loss(v, rows), w)
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
     loss, g2 = obj.loss_and_grad(w, rows)
     assert loss == obj.loss(w, rows) and np.array_equal(g, g2)
@@ -53,7 +47,7 @@ def test_hessian_matches_central_differences_of_the_gradient(problem):
     X, y, bias, w, _ = problem
     obj = ds.LogisticRegression(X, y, bias=bias)
     H = obj.hessian(w)
-    fd = np.column_stack([central_grad(lambda v: obj.grad(v)[j], w) for j in range(w.size)])
+    fd = np.column_stack([central_diff(lambda v: obj.grad(v)[j], w) for j in range(w.size)])
     np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-7)
 
 

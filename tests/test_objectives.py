@@ -6,15 +6,9 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import descend as ds
+from conftest import central_diff
 
 
-def central_diff(f, w, h=1e-6):
-    g = np.zeros_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = h
-        g[i] = (f(w + e) - f(w - e)) / (2 * h)
-    return g
 
 
 floats = st.floats(-3, 3, allow_nan=False, allow_infinity=False)

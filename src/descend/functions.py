@@ -81,11 +81,6 @@ class Landscape(Objective):
     def __repr__(self):
         return f"<landscape {self.name}: {self.formula}>"
 
-    @staticmethod
-    def _no_rows(rows):
-        if rows is not None:
-            raise ParameterError("a landscape has no rows; call loss/grad with rows=None.")
-
     def loss(self, w, rows=None) -> float:
         self._no_rows(rows)
         w = np.asarray(w, dtype=np.float64)

@@ -56,6 +56,12 @@ class Objective:
             H[:, i] = (self.grad(w + e) - self.grad(w - e)) / (2 * h)
         return 0.5 * (H + H.T)
 
+    def _no_rows(self, rows):
+        """For objectives without rows (n_samples is None): reject a batch with a clear error."""
+        if rows is not None:
+            raise ParameterError(f"{self!r} has no rows (it is a function of w alone); call loss/grad with "
+                                 f"rows=None.")
+
     def check_w(self, w, name: str = "w") -> np.ndarray:
         """``w`` as a float64 vector of the right length, or a ParameterError naming the mismatch."""
         w = np.asarray(w, dtype=np.float64)
@@ -278,11 +284,6 @@ class Function(Objective):
 
     def __repr__(self):
         return f"Function({self.name})"
-
-    @staticmethod
-    def _no_rows(rows):
-        if rows is not None:
-            raise ParameterError("a Function has no rows; call loss/grad with rows=None.")
 
     def loss(self, w, rows=None):
         self._no_rows(rows)
