@@ -12,9 +12,10 @@ decides that once, at construction, and :meth:`Optimizer.step` is the one place 
 Every update rule is a module-level function with one signature,
 ``rule(w, g, lr, t, state, hp)``: ``w`` updated in place, ``g`` the gradient (not modified),
 ``lr`` the learning rate of this step, ``t`` the 1-based step number, ``state`` the (k, n)
-buffers updated in place and ``hp`` the float64 vector of hyper-parameters. The rules use
-only NumPy array expressions that Numba also compiles, so the compiled kernels run these
-very functions: there is one copy of each rule.
+buffers updated in place and ``hp`` the float64 vector of hyper-parameters. Each rule computes
+its per-step scalars, then updates the elements in a ``for i in lanes(w)`` loop: with NumPy
+that loop runs once over whole arrays; the compiled kernels (:mod:`descend.kernels`) run the
+very same functions one element at a time without temporaries. There is one copy of each rule.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .errors import ParameterError
 from .schedules import as_schedule
 
 __all__ = ["OptState", "Optimizer", "SGD", "Adam", "AdamW", "NAdam", "RMSprop", "Adagrad", "Adadelta",
-           "from_name", "NAMES"]
+           "from_name", "NAMES", "lanes"]
 
 
 @dataclass
@@ -61,8 +62,20 @@ def _lerp(a, b, weight):
     return b - (b - a) * (1.0 - weight)
 
 
+def lanes(w):
+    """The index sets an update rule walks: here one slice over all of ``w``.
+
+    With NumPy the body of ``for i in lanes(w)`` runs once, on whole arrays. The compiled
+    kernels (:mod:`descend.kernels`) give ``lanes`` the meaning ``range(w.size)``, so the very
+    same body runs one element at a time, without temporary arrays. Either way the arithmetic
+    of each element is the same, in the same order.
+    """
+    return (slice(None),)
+
+
 # ---------------------------------------------------------------------------------------------
-# The update rules: rule(w, g, lr, t, state, hp), all in place on w and state.
+# The update rules: rule(w, g, lr, t, state, hp), all in place on w and state. Per-step scalars
+# come first; the loop over lanes(w) is the element-wise update.
 
 
 def sgd_rule(w, g, lr, t, state, hp):
@@ -77,19 +90,21 @@ def sgd_rule(w, g, lr, t, state, hp):
     hp = (momentum μ, dampening τ, nesterov, weight_decay λ); state[0] = b.
     """
     momentum, dampening, nesterov, weight_decay = hp[0], hp[1], hp[2], hp[3]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
-    if momentum != 0.0:
-        buf = state[0]
-        if t == 1:
-            buf[:] = g
-        else:
-            buf[:] = momentum * buf + (1.0 - dampening) * g
-        if nesterov != 0.0:
-            g = g + momentum * buf
-        else:
-            g = buf
-    w -= lr * g
+    buf = state[0]
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        if momentum != 0.0:
+            if t == 1:
+                buf[i] = gi
+            else:
+                buf[i] = momentum * buf[i] + (1.0 - dampening) * gi
+            if nesterov != 0.0:
+                gi = gi + momentum * buf[i]
+            else:
+                gi = buf[i]
+        w[i] -= lr * gi
 
 
 def adam_rule(w, g, lr, t, state, hp):
@@ -106,22 +121,24 @@ def adam_rule(w, g, lr, t, state, hp):
     """
     b1, b2, eps, weight_decay, amsgrad, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
     m, v, vmax = state[0], state[1], state[2]
-    if weight_decay != 0.0:
-        if decoupled != 0.0:
-            w *= 1.0 - lr * weight_decay
-        else:
-            g = g + weight_decay * w
-    m[:] = _lerp(m, g, 1.0 - b1)
-    v[:] = b2 * v + (1.0 - b2) * (g * g)
     bias_correction1 = 1.0 - b1**t
     bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
     step_size = lr / bias_correction1
-    if amsgrad != 0.0:
-        vmax[:] = np.maximum(vmax, v)
-        denom = np.sqrt(vmax) / bias_correction2_sqrt + eps
-    else:
-        denom = np.sqrt(v) / bias_correction2_sqrt + eps
-    w -= step_size * (m / denom)
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            if decoupled != 0.0:
+                w[i] *= 1.0 - lr * weight_decay
+            else:
+                gi = gi + weight_decay * w[i]
+        m[i] = _lerp(m[i], gi, 1.0 - b1)
+        v[i] = b2 * v[i] + (1.0 - b2) * (gi * gi)
+        if amsgrad != 0.0:
+            vmax[i] = np.maximum(vmax[i], v[i])
+            denom = np.sqrt(vmax[i]) / bias_correction2_sqrt + eps
+        else:
+            denom = np.sqrt(v[i]) / bias_correction2_sqrt + eps
+        w[i] -= step_size * (m[i] / denom)
 
 
 def nadam_rule(w, g, lr, t, state, hp):
@@ -138,11 +155,6 @@ def nadam_rule(w, g, lr, t, state, hp):
     """
     b1, b2, eps, weight_decay, momentum_decay, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
     m, v = state[0], state[1]
-    if weight_decay != 0.0:
-        if decoupled != 0.0:
-            w *= 1.0 - lr * weight_decay
-        else:
-            g = g + weight_decay * w
     bias_correction2 = 1.0 - b2**t
     mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
@@ -150,12 +162,21 @@ def nadam_rule(w, g, lr, t, state, hp):
         state[2, 0] = 1.0
     mu_product = state[2, 0] * mu
     state[2, 0] = mu_product
-    m[:] = _lerp(m, g, 1.0 - b1)
-    v[:] = b2 * v + (1.0 - b2) * (g * g)
-    denom = np.sqrt(v / bias_correction2) + eps
     mu_product_next = mu_product * mu_next
-    w += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-    w += ((-lr * mu_next) / (1.0 - mu_product_next)) * (m / denom)
+    step_g = -lr * (1.0 - mu) / (1.0 - mu_product)
+    step_m = (-lr * mu_next) / (1.0 - mu_product_next)
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            if decoupled != 0.0:
+                w[i] *= 1.0 - lr * weight_decay
+            else:
+                gi = gi + weight_decay * w[i]
+        m[i] = _lerp(m[i], gi, 1.0 - b1)
+        v[i] = b2 * v[i] + (1.0 - b2) * (gi * gi)
+        denom = np.sqrt(v[i] / bias_correction2) + eps
+        w[i] += step_g * (gi / denom)
+        w[i] += step_m * (m[i] / denom)
 
 
 def rmsprop_rule(w, g, lr, t, state, hp):
@@ -172,19 +193,21 @@ def rmsprop_rule(w, g, lr, t, state, hp):
     """
     alpha, eps, weight_decay, momentum, centered = hp[0], hp[1], hp[2], hp[3], hp[4]
     square_avg, grad_avg, buf = state[0], state[1], state[2]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
-    square_avg[:] = alpha * square_avg + (1.0 - alpha) * (g * g)
-    if centered != 0.0:
-        grad_avg[:] = _lerp(grad_avg, g, 1.0 - alpha)
-        avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
-    else:
-        avg = np.sqrt(square_avg) + eps
-    if momentum > 0.0:
-        buf[:] = momentum * buf + g / avg
-        w -= lr * buf
-    else:
-        w -= lr * (g / avg)
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * (gi * gi)
+        if centered != 0.0:
+            grad_avg[i] = _lerp(grad_avg[i], gi, 1.0 - alpha)
+            avg = np.sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
+        else:
+            avg = np.sqrt(square_avg[i]) + eps
+        if momentum > 0.0:
+            buf[i] = momentum * buf[i] + gi / avg
+            w[i] -= lr * buf[i]
+        else:
+            w[i] -= lr * (gi / avg)
 
 
 def adagrad_rule(w, g, lr, t, state, hp):
@@ -198,11 +221,13 @@ def adagrad_rule(w, g, lr, t, state, hp):
     """
     lr_decay, weight_decay, eps = hp[0], hp[1], hp[2]
     state_sum = state[0]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
     clr = lr / (1.0 + (t - 1) * lr_decay)
-    state_sum += g * g
-    w -= clr * (g / (np.sqrt(state_sum) + eps))
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        state_sum[i] += gi * gi
+        w[i] -= clr * (gi / (np.sqrt(state_sum[i]) + eps))
 
 
 def adadelta_rule(w, g, lr, t, state, hp):
@@ -217,12 +242,14 @@ def adadelta_rule(w, g, lr, t, state, hp):
     """
     rho, eps, weight_decay = hp[0], hp[1], hp[2]
     square_avg, acc_delta = state[0], state[1]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
-    square_avg[:] = rho * square_avg + (1.0 - rho) * (g * g)
-    delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
-    acc_delta[:] = rho * acc_delta + (1.0 - rho) * (delta * delta)
-    w -= lr * delta
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        square_avg[i] = rho * square_avg[i] + (1.0 - rho) * (gi * gi)
+        delta = np.sqrt(acc_delta[i] + eps) / np.sqrt(square_avg[i] + eps) * gi
+        acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * (delta * delta)
+        w[i] -= lr * delta
 
 
 # ---------------------------------------------------------------------------------------------
