@@ -103,6 +103,7 @@ class Result:
     wall_time: float
     checkpoint: dict = field(repr=False)
     label: str = ""
+    backend: str = "numpy"  # which epoch runner ran: "numpy" or "numba"
 
     @property
     def success(self) -> bool:
@@ -158,7 +159,7 @@ def _check_epochs(epochs):
 
 def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None, epochs: int = 100,
              shuffle: bool = True, seed=0, tol: float | None = None, callbacks=(), resume: dict | None = None,
-             divergence: Divergence | None = None, label: str = "") -> Result:
+             divergence: Divergence | None = None, label: str = "", backend: str = "auto") -> Result:
     """Minimise ``objective`` from ``w0`` by gradient steps; the one loop behind every method.
 
     Parameters
@@ -178,6 +179,10 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     resume : a ``Result.checkpoint``; the run continues from it exactly as if never stopped.
     divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one
         that grew 1000-fold over the starting loss).
+    backend : "auto" (default) runs the compiled kernels of :mod:`descend.kernels` for
+        LinearRegression / LogisticRegression with a built-in optimizer when numba imports, the
+        plain NumPy path otherwise; "numpy" forces the plain path; "numba" demands the kernels
+        (a ParameterError if they cannot run this objective). Both give the same numbers to rounding.
 
     The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
     best weights seen and the whole history, with a status and a message that say why.
@@ -197,6 +202,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         monitors.append(Convergence(tol))
     monitors.extend(callbacks)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
+    backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
 
     history = History()
     state = optimizer.init(w)
@@ -219,10 +225,10 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     def boundary():
         nonlocal stop
         if needs_grad:
-            loss, g = objective.loss_and_grad(run.w)
+            loss, g = full_loss_and_grad(run.w)
             gnorm = math.sqrt(float(g @ g))
         else:
-            loss, gnorm = objective.loss(run.w), math.nan
+            loss, gnorm = full_loss(run.w), math.nan
         history.add_boundary(loss, gnorm, run.w, train_time, steps_done, samples)
         if loss < run.best_loss:
             run.best_loss, run.best_w, run.best_epoch = loss, run.w.copy(), run.epoch
@@ -244,8 +250,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                 ok = True
                 t0 = time.perf_counter()
                 try:
-                    ok = numpy_epoch(objective, run.w, optimizer, state, order, batch_size,
-                                     out_loss, out_gnorm, out_lr, progress)
+                    ok = run_epoch(objective, run.w, optimizer, state, order, batch_size,
+                                   out_loss, out_gnorm, out_lr, progress)
                 finally:  # also on Ctrl-C: keep the steps taken so far
                     done = int(progress[0])
                     train_time += time.perf_counter() - t0
@@ -275,7 +281,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     history.wall_time = time.perf_counter() - t_start
     result = Result(w=w_out, loss=float(loss_out), status=status, message=message, history=history,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
-                    wall_time=history.wall_time, checkpoint=checkpoint, label=label)
+                    wall_time=history.wall_time, checkpoint=checkpoint, label=label, backend=backend)
     for m in monitors:
         m.on_end(run, result)
     return result
@@ -292,3 +298,29 @@ def _message(run, status, stop, loss, kept_best) -> str:
     if kept_best:
         return f"{stop.message}; returning the best weights seen (epoch {run.best_epoch}, loss {loss:.4g})."
     return f"{stop.message}; final loss {loss:.4g}."
+
+
+BACKENDS = ("auto", "numpy", "numba")
+
+
+def _select_backend(backend, objective, optimizer):
+    """(name, epoch runner, full-data loss, full-data loss and gradient) for ``backend``."""
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
+    plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
+    if backend == "numpy":
+        return plain
+    from . import kernels  # light: numba itself is imported when a kernel first runs
+
+    reason = kernels.unsupported(objective, optimizer)
+    if reason is None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            reason = "numba is not installed"
+    if reason is not None:
+        if backend == "numba":
+            raise ParameterError(f"backend='numba' cannot run this: {reason}; use backend='numpy' or 'auto'.")
+        return plain
+    return ("numba", kernels.numba_epoch, lambda w: kernels.full_loss(objective, w),
+            lambda w: kernels.full_loss_and_grad(objective, w))
