@@ -90,20 +90,24 @@ def sgd_rule(w, g, lr, t, state, hp):
     hp = (momentum μ, dampening τ, nesterov, weight_decay λ); state[0] = b.
     """
     momentum, dampening, nesterov, weight_decay = hp[0], hp[1], hp[2], hp[3]
-    buf = state[0]
+    if momentum == 0.0 and weight_decay == 0.0:  # plain SGD, w <- w - lr g: a branch-free loop
+        for i in lanes(w):
+            w[i] -= lr * g[i]
+        return
+    buf = 0  # the row of state holding b
     for i in lanes(w):
         gi = g[i]
         if weight_decay != 0.0:
             gi = gi + weight_decay * w[i]
         if momentum != 0.0:
             if t == 1:
-                buf[i] = gi
+                state[buf, i] = gi
             else:
-                buf[i] = momentum * buf[i] + (1.0 - dampening) * gi
+                state[buf, i] = momentum * state[buf, i] + (1.0 - dampening) * gi
             if nesterov != 0.0:
-                gi = gi + momentum * buf[i]
+                gi = gi + momentum * state[buf, i]
             else:
-                gi = buf[i]
+                gi = state[buf, i]
         w[i] -= lr * gi
 
 
@@ -120,7 +124,7 @@ def adam_rule(w, g, lr, t, state, hp):
     hp = (β1, β2, ε, λ, amsgrad, decoupled); state = (m, v, v̂max).
     """
     b1, b2, eps, weight_decay, amsgrad, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
-    m, v, vmax = state[0], state[1], state[2]
+    m, v, vmax = 0, 1, 2  # rows of state
     bias_correction1 = 1.0 - b1**t
     bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
     step_size = lr / bias_correction1
@@ -131,14 +135,14 @@ def adam_rule(w, g, lr, t, state, hp):
                 w[i] *= 1.0 - lr * weight_decay
             else:
                 gi = gi + weight_decay * w[i]
-        m[i] = _lerp(m[i], gi, 1.0 - b1)
-        v[i] = b2 * v[i] + (1.0 - b2) * (gi * gi)
+        state[m, i] = _lerp(state[m, i], gi, 1.0 - b1)
+        state[v, i] = b2 * state[v, i] + (1.0 - b2) * (gi * gi)
         if amsgrad != 0.0:
-            vmax[i] = np.maximum(vmax[i], v[i])
-            denom = np.sqrt(vmax[i]) / bias_correction2_sqrt + eps
+            state[vmax, i] = np.maximum(state[vmax, i], state[v, i])
+            denom = np.sqrt(state[vmax, i]) / bias_correction2_sqrt + eps
         else:
-            denom = np.sqrt(v[i]) / bias_correction2_sqrt + eps
-        w[i] -= step_size * (m[i] / denom)
+            denom = np.sqrt(state[v, i]) / bias_correction2_sqrt + eps
+        w[i] -= step_size * (state[m, i] / denom)
 
 
 def nadam_rule(w, g, lr, t, state, hp):
@@ -154,7 +158,7 @@ def nadam_rule(w, g, lr, t, state, hp):
     hp = (β1, β2, ε, λ, ψ momentum_decay, decoupled); state = (m, v, [Π_t, 0, ...]).
     """
     b1, b2, eps, weight_decay, momentum_decay, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
-    m, v = state[0], state[1]
+    m, v = 0, 1  # rows of state
     bias_correction2 = 1.0 - b2**t
     mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
@@ -172,11 +176,11 @@ def nadam_rule(w, g, lr, t, state, hp):
                 w[i] *= 1.0 - lr * weight_decay
             else:
                 gi = gi + weight_decay * w[i]
-        m[i] = _lerp(m[i], gi, 1.0 - b1)
-        v[i] = b2 * v[i] + (1.0 - b2) * (gi * gi)
-        denom = np.sqrt(v[i] / bias_correction2) + eps
+        state[m, i] = _lerp(state[m, i], gi, 1.0 - b1)
+        state[v, i] = b2 * state[v, i] + (1.0 - b2) * (gi * gi)
+        denom = np.sqrt(state[v, i] / bias_correction2) + eps
         w[i] += step_g * (gi / denom)
-        w[i] += step_m * (m[i] / denom)
+        w[i] += step_m * (state[m, i] / denom)
 
 
 def rmsprop_rule(w, g, lr, t, state, hp):
@@ -192,20 +196,20 @@ def rmsprop_rule(w, g, lr, t, state, hp):
     hp = (α, ε, λ, μ, centered); state = (v, ḡ, b).
     """
     alpha, eps, weight_decay, momentum, centered = hp[0], hp[1], hp[2], hp[3], hp[4]
-    square_avg, grad_avg, buf = state[0], state[1], state[2]
+    square_avg, grad_avg, buf = 0, 1, 2  # rows of state
     for i in lanes(w):
         gi = g[i]
         if weight_decay != 0.0:
             gi = gi + weight_decay * w[i]
-        square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * (gi * gi)
+        state[square_avg, i] = alpha * state[square_avg, i] + (1.0 - alpha) * (gi * gi)
         if centered != 0.0:
-            grad_avg[i] = _lerp(grad_avg[i], gi, 1.0 - alpha)
-            avg = np.sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
+            state[grad_avg, i] = _lerp(state[grad_avg, i], gi, 1.0 - alpha)
+            avg = np.sqrt(state[square_avg, i] - state[grad_avg, i] * state[grad_avg, i]) + eps
         else:
-            avg = np.sqrt(square_avg[i]) + eps
+            avg = np.sqrt(state[square_avg, i]) + eps
         if momentum > 0.0:
-            buf[i] = momentum * buf[i] + gi / avg
-            w[i] -= lr * buf[i]
+            state[buf, i] = momentum * state[buf, i] + gi / avg
+            w[i] -= lr * state[buf, i]
         else:
             w[i] -= lr * (gi / avg)
 
@@ -220,14 +224,14 @@ def adagrad_rule(w, g, lr, t, state, hp):
     hp = (η lr_decay, λ, ε); state = (s,), started at initial_accumulator_value.
     """
     lr_decay, weight_decay, eps = hp[0], hp[1], hp[2]
-    state_sum = state[0]
+    state_sum = 0  # the row of state
     clr = lr / (1.0 + (t - 1) * lr_decay)
     for i in lanes(w):
         gi = g[i]
         if weight_decay != 0.0:
             gi = gi + weight_decay * w[i]
-        state_sum[i] += gi * gi
-        w[i] -= clr * (gi / (np.sqrt(state_sum[i]) + eps))
+        state[state_sum, i] += gi * gi
+        w[i] -= clr * (gi / (np.sqrt(state[state_sum, i]) + eps))
 
 
 def adadelta_rule(w, g, lr, t, state, hp):
@@ -241,14 +245,14 @@ def adadelta_rule(w, g, lr, t, state, hp):
     hp = (ρ, ε, λ); state = (v, u).
     """
     rho, eps, weight_decay = hp[0], hp[1], hp[2]
-    square_avg, acc_delta = state[0], state[1]
+    square_avg, acc_delta = 0, 1  # rows of state
     for i in lanes(w):
         gi = g[i]
         if weight_decay != 0.0:
             gi = gi + weight_decay * w[i]
-        square_avg[i] = rho * square_avg[i] + (1.0 - rho) * (gi * gi)
-        delta = np.sqrt(acc_delta[i] + eps) / np.sqrt(square_avg[i] + eps) * gi
-        acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * (delta * delta)
+        state[square_avg, i] = rho * state[square_avg, i] + (1.0 - rho) * (gi * gi)
+        delta = np.sqrt(state[acc_delta, i] + eps) / np.sqrt(state[square_avg, i] + eps) * gi
+        state[acc_delta, i] = rho * state[acc_delta, i] + (1.0 - rho) * (delta * delta)
         w[i] -= lr * delta
 
 

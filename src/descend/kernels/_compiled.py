@@ -32,7 +32,7 @@ CHUNK_ROWS = 8192  # rows per parallel chunk of the full-data pass; fixed, so su
 
 # --- the shared Python functions, taught to numba --------------------------------------------
 
-@overload(optim.lanes)
+@overload(optim.lanes, inline="always")
 def _lanes_compiled(w):
     return lambda w: range(w.size)
 
@@ -41,6 +41,7 @@ register_jitable(optim._lerp)
 register_jitable(sigmoid)
 
 _strict = dict(cache=True, error_model="numpy", nogil=True)
+_inline = dict(_strict, inline="always")  # numba-level inlining: only into strict callers
 _fast = dict(cache=True, error_model="numpy", nogil=True, fastmath=FASTMATH)
 
 RULES = (optim.sgd_rule, optim.adam_rule, optim.nadam_rule, optim.rmsprop_rule, optim.adagrad_rule,
@@ -53,11 +54,11 @@ _nadam = numba.njit(**_strict)(optim.nadam_rule)
 _rmsprop = numba.njit(**_strict)(optim.rmsprop_rule)
 _adagrad = numba.njit(**_strict)(optim.adagrad_rule)
 _adadelta = numba.njit(**_strict)(optim.adadelta_rule)
-_squared_error = numba.njit(**_strict)(LinearRegression.pointwise)
-_cross_entropy = numba.njit(**_strict)(LogisticRegression.pointwise)
+_squared_error = numba.njit(**_inline)(LinearRegression.pointwise)
+_cross_entropy = numba.njit(**_inline)(LogisticRegression.pointwise)
 
 
-@numba.njit(**_strict)
+@numba.njit(**_inline)
 def apply_rule(rule, w, g, lr, t, state, hp):
     """One optimizer step: the rule of index ``rule`` in RULES (t is passed as a float so that
     b**t is the C library's pow, as in Python)."""
@@ -75,7 +76,7 @@ def apply_rule(rule, w, g, lr, t, state, hp):
         _adadelta(w, g, lr, t, state, hp)
 
 
-@numba.njit(**_strict)
+@numba.njit(**_inline)
 def pointwise(model, z, y):
     """(loss, dloss/dz) of one row for the model of index ``model`` in MODELS."""
     if model == 0:
@@ -163,7 +164,8 @@ def run_steps(model, rule, X, y, bias, w, state, hp, t0, order, batch_size, firs
     for s in range(first, last):
         lo = s * batch_size
         hi = min(lo + batch_size, n)
-        g[:] = 0.0
+        for k in range(g.size):
+            g[k] = 0.0
         loss = 0.0
         for r in range(lo, hi):
             if r + PREFETCH_ROWS < n:
@@ -173,9 +175,10 @@ def run_steps(model, rule, X, y, bias, w, state, hp, t0, order, batch_size, firs
             loss += loss_j
             accumulate(g, dz, X, j, d, bias)
         m = hi - lo
-        loss /= m
-        for k in range(g.size):
-            g[k] /= m
+        if m > 1:  # the mean over the batch (x / 1 == x: nothing to do for one row)
+            loss /= m
+            for k in range(g.size):
+                g[k] /= m
         gnorm = norm(g)
         out_loss[s] = loss
         out_gnorm[s] = gnorm
@@ -228,3 +231,26 @@ def streaming_sum(X):
                 s += X[j, k]
         partial[c] = s
     return partial.sum()
+
+
+def _tie_cache_to_sources():
+    """numba invalidates a cached function only when its own file changes; these kernels also
+    compile code from optim.py and objectives.py (and this file), so fold all their contents
+    into every cache entry's source stamp. (Uses numba internals; without them, no-op.)"""
+    import hashlib
+    import inspect
+    import sys
+
+    from .. import objectives
+
+    digest = hashlib.sha256()
+    for module in (optim, objectives, sys.modules[__name__]):
+        digest.update(open(inspect.getfile(module), "rb").read())
+    stamp = digest.hexdigest()
+    for obj in list(globals().values()):
+        cache_file = getattr(getattr(obj, "_cache", None), "_cache_file", None)
+        if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+            cache_file._source_stamp = (cache_file._source_stamp, stamp)
+
+
+_tie_cache_to_sources()
