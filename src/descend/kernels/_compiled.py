@@ -239,13 +239,14 @@ def _tie_cache_to_sources():
     into every cache entry's source stamp. (Uses numba internals; without them, no-op.)"""
     import hashlib
     import inspect
+    from pathlib import Path
     import sys
 
     from .. import objectives
 
     digest = hashlib.sha256()
     for module in (optim, objectives, sys.modules[__name__]):
-        digest.update(open(inspect.getfile(module), "rb").read())
+        digest.update(Path(inspect.getfile(module)).read_bytes())
     stamp = digest.hexdigest()
     for obj in list(globals().values()):
         cache_file = getattr(getattr(obj, "_cache", None), "_cache_file", None)
