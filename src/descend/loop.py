@@ -191,7 +191,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     if not isinstance(optimizer, Optimizer):
         raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
                              f"got {type(optimizer).__name__}.")
-    w = objective.check_w(w0, "w0")
+    w = objective.check_w(w0, "w0").copy()  # never update the caller's array in place
     n = objective.n_samples
     batch_size = batching.check_batch_size(batch_size, n)
     epochs = _check_epochs(epochs)
