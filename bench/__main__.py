@@ -45,7 +45,8 @@ def machine_info() -> list[str]:
 
     lines = [f"python {platform.python_version()} on {platform.platform()}"]
     try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        lines_ = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines_ if line.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor()
     lines.append(f"cpu: {model}, {os.cpu_count()} logical cores; numba threads {numba.get_num_threads()}")
