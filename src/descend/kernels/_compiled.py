@@ -6,12 +6,13 @@ rule updates one element at a time with no temporary arrays), and the per-row lo
 objectives' own ``pointwise(z, y)``. What the kernels add is the data movement: the
 decision ``z = x.w + b`` of a row and the accumulation of ``dL/dz * x`` into the gradient.
 
-Floating point: the kernels are compiled with the restricted fast-math flags ``reassoc``,
-``contract`` and ``nsz`` (so LLVM may vectorise the row dot products and fuse multiply-adds;
-no ``nnan``/``ninf``, so the non-finite checks stay valid). The update rules are separate
-functions compiled strictly (IEEE), so the optimizer arithmetic is the NumPy path's; the
-rounding differences against the plain path come from the order of the sums and from fused
-multiply-adds in the per-row loss (relative ~1e-16 each, rtol 1e-10 over an epoch in tests).
+Floating point: the row arithmetic (the dot product x.w, the accumulation dz*x into the
+gradient, its norm) and the parallel full-data pass are compiled with the restricted fast-math
+flags ``reassoc``, ``contract`` and ``nsz`` (LLVM may vectorise and fuse them; no
+``nnan``/``ninf``, so the non-finite checks stay valid). The per-step kernel itself and the
+update rules inlined into it are compiled strictly (IEEE), so the optimizer arithmetic is the
+NumPy path's; rounding differences against the plain path come only from the order of the
+sums (relative ~1e-16 each; rtol 1e-10 over an epoch in the tests).
 
 The per-step code is compiled without numba's reference counting (``_nrt=False``): nothing
 in it allocates, and the atomic reference-count updates around every call would otherwise act
@@ -54,12 +55,12 @@ RULES = (optim.sgd_rule, optim.adam_rule, optim.nadam_rule, optim.rmsprop_rule, 
          optim.adadelta_rule)
 MODELS = (LinearRegression, LogisticRegression)
 
-_sgd = numba.njit(**_strict)(optim.sgd_rule)
-_adam = numba.njit(**_strict)(optim.adam_rule)
-_nadam = numba.njit(**_strict)(optim.nadam_rule)
-_rmsprop = numba.njit(**_strict)(optim.rmsprop_rule)
-_adagrad = numba.njit(**_strict)(optim.adagrad_rule)
-_adadelta = numba.njit(**_strict)(optim.adadelta_rule)
+_sgd = numba.njit(**_inline)(optim.sgd_rule)
+_adam = numba.njit(**_inline)(optim.adam_rule)
+_nadam = numba.njit(**_inline)(optim.nadam_rule)
+_rmsprop = numba.njit(**_inline)(optim.rmsprop_rule)
+_adagrad = numba.njit(**_inline)(optim.adagrad_rule)
+_adadelta = numba.njit(**_inline)(optim.adadelta_rule)
 _squared_error = numba.njit(**_inline)(LinearRegression.pointwise)
 _cross_entropy = numba.njit(**_inline)(LogisticRegression.pointwise)
 
@@ -92,7 +93,7 @@ def pointwise(model, z, y):
 
 # --- row arithmetic (fast-math: these are sums whose order we do not promise) -----------------
 
-@numba.njit(**_fast_inline)
+@numba.njit(**_fast)
 def decision(X, j, w, d, bias):
     """z = X[j] . w[:d] (+ w[d]), accumulated in float64 whatever the dtype of X."""
     z = 0.0
@@ -103,7 +104,7 @@ def decision(X, j, w, d, bias):
     return z
 
 
-@numba.njit(**_fast_inline)
+@numba.njit(**_fast)
 def accumulate(g, dz, X, j, d, bias):
     """g += dz * [X[j], 1]."""
     for k in range(d):
@@ -112,12 +113,18 @@ def accumulate(g, dz, X, j, d, bias):
         g[d] += dz
 
 
-@numba.njit(**_fast_inline)
+@numba.njit(**_fast)
 def norm(g):
     s = 0.0
     for k in range(g.size):
         s += g[k] * g[k]
     return math.sqrt(s)
+
+
+# the same two functions inlined into the (fast-math, parallel) full-data pass
+decision_inline = numba.njit(**_fast_inline)(decision.py_func) if hasattr(decision, "py_func") else decision
+accumulate_inline = (numba.njit(**_fast_inline)(accumulate.py_func) if hasattr(accumulate, "py_func")
+                     else accumulate)
 
 
 if numba.config.DISABLE_JIT:
@@ -130,7 +137,8 @@ else:
 
     @intrinsic
     def prefetch_row(typingctx, X, j):
-        """Software prefetch (llvm.prefetch, read, keep in all levels) of every cache line of row j of X."""
+        """Software prefetch (llvm.prefetch, read, keep in all levels) of every cache line of row j of
+        a 2-D X, or of element j of a 1-D X."""
 
         def codegen(context, builder, sig, args):
             aryty = sig.args[0]
@@ -138,14 +146,14 @@ else:
             shape = cgutils.unpack_tuple(builder, ary.shape)
             strides = cgutils.unpack_tuple(builder, ary.strides)
             zero = context.get_constant(types.intp, 0)
-            ptr = cgutils.get_item_pointer2(context, builder, ary.data, shape, strides, aryty.layout,
-                                            [args[1], zero])
+            index = [args[1], zero] if aryty.ndim == 2 else [args[1]]
+            ptr = cgutils.get_item_pointer2(context, builder, ary.data, shape, strides, aryty.layout, index)
             i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
             fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
             fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
             base = builder.bitcast(ptr, i8p)
             itemsize = context.get_constant(types.intp, aryty.dtype.bitwidth // 8)
-            row_bytes = builder.mul(shape[1], itemsize)
+            row_bytes = builder.mul(shape[1], itemsize) if aryty.ndim == 2 else itemsize
             step = context.get_constant(types.intp, 64)
             with cgutils.for_range_slice(builder, zero, row_bytes, step) as (offset, _):
                 builder.call(fn, [builder.gep(base, [offset]), i32(0), i32(3), i32(1)])
@@ -156,7 +164,7 @@ else:
 
 # --- the kernels ------------------------------------------------------------------------------
 
-@numba.njit(**_fast)
+@numba.njit(**_strict)
 def run_steps(model, rule, X, y, bias, w, state, hp, t0, order, batch_size, first, last, lrs,
               out_loss, out_gnorm, out_lr, progress, g):
     """Steps ``first``..``last - 1`` of an epoch; batch s is order[s*B : (s+1)*B].
@@ -174,8 +182,9 @@ def run_steps(model, rule, X, y, bias, w, state, hp, t0, order, batch_size, firs
             g[k] = 0.0
         loss = 0.0
         for r in range(lo, hi):
-            if r + PREFETCH_ROWS < n:
+            if r + PREFETCH_ROWS < n:  # the rows (and targets) of a shuffled order miss the cache
                 prefetch_row(X, order[r + PREFETCH_ROWS])
+                prefetch_row(y, order[r + PREFETCH_ROWS])
             j = order[r]
             loss_j, dz = pointwise(model, decision(X, j, w, d, bias), y[j])
             loss += loss_j
@@ -209,10 +218,10 @@ def full_loss_grad(model, X, y, bias, w, g, want_grad):
     for c in prange(n_chunks):
         acc = partial[c]
         for j in range(c * CHUNK_ROWS, min((c + 1) * CHUNK_ROWS, n)):
-            loss_j, dz = pointwise(model, decision(X, j, w, d, bias), y[j])
+            loss_j, dz = pointwise(model, decision_inline(X, j, w, d, bias), y[j])
             acc[p] += loss_j
             if want_grad:
-                accumulate(acc, dz, X, j, d, bias)
+                accumulate_inline(acc, dz, X, j, d, bias)
     loss = 0.0
     g[:] = 0.0
     for c in range(n_chunks):
