@@ -212,3 +212,24 @@ def test_kernels_run_as_plain_python_with_jit_disabled():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["disabled"] is True
     assert result["worst"] < 1e-12
+
+
+def test_block_shuffle_order_is_a_permutation_that_depends_only_on_seed_and_epoch():
+    from descend import batching
+
+    for n in (1, 5, 1024, 3000):
+        order = batching.epoch_order(n, 2, 7, "block")
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))
+        np.testing.assert_array_equal(order, batching.epoch_order(n, 2, 7, "block"))
+    big = batching.epoch_order(5000, 0, 0, "block")
+    assert not np.array_equal(big, batching.epoch_order(5000, 1, 0, "block"))
+    # rows of one block stay together: the first 1024 visits all fall in one block of 1024 rows
+    assert len(np.unique(big[:1024] // batching.BLOCK_ROWS)) == 1
+    with pytest.raises(ParameterError, match="shuffle must be True, False or 'block'"):
+        ds.minimize(make_problem("linear", np.float64, True), np.zeros(4), epochs=1, shuffle="blocks")
+
+
+def test_block_shuffle_fast_path_equals_plain_path():
+    obj = make_problem("linear", np.float64, bias=True, n=2500)
+    plain, fast = both(obj, OPTIMIZERS["sgd-nesterov"], batch_size=7, epochs=2, shuffle="block")
+    assert_same(plain, fast, 1e-10)

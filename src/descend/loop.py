@@ -172,7 +172,9 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         not divide n). Objectives without rows take one step per epoch.
     epochs : the number of passes over the data (the epoch count to reach, when resuming).
     shuffle, seed : the row order of epoch e is a permutation drawn from (seed, e); with
-        ``shuffle=False`` it is 0..n-1. ``seed=None`` draws a fresh seed, kept in the result.
+        ``shuffle=False`` it is 0..n-1; ``shuffle="block"`` shuffles blocks of rows, then rows
+        within a block (faster on large data; see :func:`descend.batching.epoch_order`).
+        ``seed=None`` draws a fresh seed, kept in the result.
     tol : None (default) runs every epoch unless diverged or stopped; a number stops with
         status "converged" once the full-data gradient norm at an epoch boundary is <= tol.
     callbacks : monitors (see :mod:`descend.monitors`) called at every epoch boundary.
@@ -194,6 +196,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     w = objective.check_w(w0, "w0").copy()  # never update the caller's array in place
     n = objective.n_samples
     batch_size = batching.check_batch_size(batch_size, n)
+    batching.check_shuffle(shuffle)
     epochs = _check_epochs(epochs)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
