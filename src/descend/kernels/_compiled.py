@@ -32,7 +32,7 @@ from .. import optim
 from ..objectives import LinearRegression, LogisticRegression, sigmoid
 
 FASTMATH = {"reassoc", "contract", "nsz"}
-PREFETCH_ROWS = 16  # how many rows ahead the per-step kernels prefetch (shuffled orders miss the cache)
+PREFETCH_ROWS = 8  # how many rows ahead the per-step kernels prefetch (shuffled orders miss the cache)
 CHUNK_ROWS = 8192  # rows per parallel chunk of the full-data pass; fixed, so sums do not depend on threads
 
 
