@@ -107,6 +107,7 @@ class Result:
     label: str = ""
     reason: str = ""  # the stopping monitor's own words (no advice), e.g. "the loss grew from 7.5 to 7680 ..."
     verdict: str = ""
+    backend: str = "numpy"  # which epoch runner ran: "numpy" or "numba"
 
     @property
     def success(self) -> bool:
@@ -162,7 +163,7 @@ def _check_epochs(epochs):
 
 def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None, epochs: int = 100,
              shuffle: bool = True, seed=0, tol: float | None = None, callbacks=(), resume: dict | None = None,
-             divergence: Divergence | None = None, label: str = "") -> Result:
+             divergence: Divergence | None = None, label: str = "", backend: str = "auto") -> Result:
     """Minimise ``objective`` from ``w0`` by gradient steps; the one loop behind every method.
 
     Parameters
@@ -175,13 +176,19 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         not divide n). Objectives without rows take one step per epoch.
     epochs : the number of passes over the data (the epoch count to reach, when resuming).
     shuffle, seed : the row order of epoch e is a permutation drawn from (seed, e); with
-        ``shuffle=False`` it is 0..n-1. ``seed=None`` draws a fresh seed, kept in the result.
+        ``shuffle=False`` it is 0..n-1; ``shuffle="block"`` shuffles blocks of rows, then rows
+        within a block (faster on large data; see :func:`descend.batching.epoch_order`).
+        ``seed=None`` draws a fresh seed, kept in the result.
     tol : None (default) runs every epoch unless diverged or stopped; a number stops with
         status "converged" once the full-data gradient norm at an epoch boundary is <= tol.
     callbacks : monitors (see :mod:`descend.monitors`) called at every epoch boundary.
     resume : a ``Result.checkpoint``; the run continues from it exactly as if never stopped.
     divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one
         that grew 1000-fold over the starting loss).
+    backend : "auto" (default) runs the compiled kernels of :mod:`descend.kernels` for
+        LinearRegression / LogisticRegression with a built-in optimizer when numba imports, the
+        plain NumPy path otherwise; "numpy" forces the plain path; "numba" demands the kernels
+        (a ParameterError if they cannot run this objective). Both give the same numbers to rounding.
 
     The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
     best weights seen and the whole history, with a status and a message that say why.
@@ -193,6 +200,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     w = objective.check_w(w0, "w0").copy()  # never update the caller's array
     n = objective.n_samples
     batch_size = batching.check_batch_size(batch_size, n)
+    batching.check_shuffle(shuffle)
     epochs = _check_epochs(epochs)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
@@ -201,6 +209,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         monitors.append(Convergence(tol))
     monitors.extend(callbacks)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
+    backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
 
     history = History()
     state = optimizer.init(w)
@@ -223,10 +232,10 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     def boundary():
         nonlocal stop
         if needs_grad:
-            loss, g = objective.loss_and_grad(run.w)
+            loss, g = full_loss_and_grad(run.w)
             gnorm = math.sqrt(float(g @ g))
         else:
-            loss, gnorm = objective.loss(run.w), math.nan
+            loss, gnorm = full_loss(run.w), math.nan
         history.add_boundary(loss, gnorm, run.w, train_time, steps_done, samples)
         if loss < run.best_loss:
             run.best_loss, run.best_w, run.best_epoch = loss, run.w.copy(), run.epoch
@@ -248,8 +257,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                 ok = True
                 t0 = time.perf_counter()
                 try:
-                    ok = numpy_epoch(objective, run.w, optimizer, state, order, batch_size,
-                                     out_loss, out_gnorm, out_lr, progress)
+                    ok = run_epoch(objective, run.w, optimizer, state, order, batch_size,
+                                   out_loss, out_gnorm, out_lr, progress)
                 finally:  # also on Ctrl-C: keep the steps taken so far
                     done = int(progress[0])
                     train_time += time.perf_counter() - t0
@@ -279,7 +288,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     result = Result(w=w_out, loss=float(loss_out), status=status, message="", history=history,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label,
-                    reason=stop.message if stop is not None else "")
+                    reason=stop.message if stop is not None else "", backend=backend)
     result.verdict, result.message = _message(objective, result, stop)
     for m in monitors:
         m.on_end(run, result)
@@ -293,3 +302,29 @@ def _message(objective, result, stop) -> tuple[str, str]:
     with np.errstate(all="ignore"):
         v = diagnose.verdict(objective, result, None if stop is None else stop.message)
     return v.code, v.message
+
+
+BACKENDS = ("auto", "numpy", "numba")
+
+
+def _select_backend(backend, objective, optimizer):
+    """(name, epoch runner, full-data loss, full-data loss and gradient) for ``backend``."""
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
+    plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
+    if backend == "numpy":
+        return plain
+    from . import kernels  # light: numba itself is imported when a kernel first runs
+
+    reason = kernels.unsupported(objective, optimizer)
+    if reason is None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            reason = "numba is not installed"
+    if reason is not None:
+        if backend == "numba":
+            raise ParameterError(f"backend='numba' cannot run this: {reason}; use backend='numpy' or 'auto'.")
+        return plain
+    return ("numba", kernels.numba_epoch, lambda w: kernels.full_loss(objective, w),
+            lambda w: kernels.full_loss_and_grad(objective, w))

@@ -174,8 +174,14 @@ class LinearRegression(_LinearModel):
 
     def loss_and_grad(self, w, rows=None):
         X, y = self._rows(rows)
-        r = self.decision(w, X) - y
-        return float(r @ r / len(r)), self._backprop(X, 2.0 * r)
+        loss, dz = self.pointwise(self.decision(w, X), y)
+        return float(np.mean(loss)), self._backprop(X, dz)
+
+    @staticmethod
+    def pointwise(z, y):
+        """Per-row loss (z - y)^2 and its derivative 2 (z - y) in z; scalars or arrays (the kernels use it too)."""
+        r = z - y
+        return r * r, 2.0 * r
 
     def loss_many(self, W, chunk: int = 256):
         W = np.atleast_2d(np.asarray(W, dtype=np.float64))
@@ -236,9 +242,13 @@ class LogisticRegression(_LinearModel):
 
     def loss_and_grad(self, w, rows=None):
         X, y = self._rows(rows)
-        z = self.decision(w, X)
-        loss = float(np.mean(np.logaddexp(0.0, z) - y * z))
-        return loss, self._backprop(X, sigmoid(z) - y)
+        loss, dz = self.pointwise(self.decision(w, X), y)
+        return float(np.mean(loss)), self._backprop(X, dz)
+
+    @staticmethod
+    def pointwise(z, y):
+        """Per-row loss log(1 + e^z) - y z and its derivative sigmoid(z) - y in z; scalars or arrays."""
+        return np.logaddexp(0.0, z) - y * z, sigmoid(z) - y
 
     def loss_many(self, W, chunk: int = 256):
         W = np.atleast_2d(np.asarray(W, dtype=np.float64))

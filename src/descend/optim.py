@@ -12,9 +12,10 @@ decides that once, at construction, and :meth:`Optimizer.step` is the one place 
 Every update rule is a module-level function with one signature,
 ``rule(w, g, lr, t, state, hp)``: ``w`` updated in place, ``g`` the gradient (not modified),
 ``lr`` the learning rate of this step, ``t`` the 1-based step number, ``state`` the (k, n)
-buffers updated in place and ``hp`` the float64 vector of hyper-parameters. The rules use
-only NumPy array expressions that Numba also compiles, so the compiled kernels run these
-very functions: there is one copy of each rule.
+buffers updated in place and ``hp`` the float64 vector of hyper-parameters. Each rule computes
+its per-step scalars, then updates the elements in a ``for i in lanes(w)`` loop: with NumPy
+that loop runs once over whole arrays; the compiled kernels (:mod:`descend.kernels`) run the
+very same functions one element at a time without temporaries. There is one copy of each rule.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .errors import ParameterError
 from .schedules import as_schedule
 
 __all__ = ["OptState", "Optimizer", "SGD", "Adam", "AdamW", "NAdam", "RMSprop", "Adagrad", "Adadelta",
-           "from_name", "from_options", "NAMES"]
+           "from_name", "from_options", "NAMES", "lanes"]
 
 
 @dataclass
@@ -61,8 +62,20 @@ def _lerp(a, b, weight):
     return b - (b - a) * (1.0 - weight)
 
 
+def lanes(w):
+    """The index sets an update rule walks: here one slice over all of ``w``.
+
+    With NumPy the body of ``for i in lanes(w)`` runs once, on whole arrays. The compiled
+    kernels (:mod:`descend.kernels`) give ``lanes`` the meaning ``range(w.size)``, so the very
+    same body runs one element at a time, without temporary arrays. Either way the arithmetic
+    of each element is the same, in the same order.
+    """
+    return (slice(None),)
+
+
 # ---------------------------------------------------------------------------------------------
-# The update rules: rule(w, g, lr, t, state, hp), all in place on w and state.
+# The update rules: rule(w, g, lr, t, state, hp), all in place on w and state. Per-step scalars
+# come first; the loop over lanes(w) is the element-wise update.
 
 
 def sgd_rule(w, g, lr, t, state, hp):
@@ -77,19 +90,25 @@ def sgd_rule(w, g, lr, t, state, hp):
     hp = (momentum μ, dampening τ, nesterov, weight_decay λ); state[0] = b.
     """
     momentum, dampening, nesterov, weight_decay = hp[0], hp[1], hp[2], hp[3]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
-    if momentum != 0.0:
-        buf = state[0]
-        if t == 1:
-            buf[:] = g
-        else:
-            buf[:] = momentum * buf + (1.0 - dampening) * g
-        if nesterov != 0.0:
-            g = g + momentum * buf
-        else:
-            g = buf
-    w -= lr * g
+    if momentum == 0.0 and weight_decay == 0.0:  # plain SGD, w <- w - lr g: a branch-free loop
+        for i in lanes(w):
+            w[i] -= lr * g[i]
+        return
+    buf = 0  # the row of state holding b
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        if momentum != 0.0:
+            if t == 1:
+                state[buf, i] = gi
+            else:
+                state[buf, i] = momentum * state[buf, i] + (1.0 - dampening) * gi
+            if nesterov != 0.0:
+                gi = gi + momentum * state[buf, i]
+            else:
+                gi = state[buf, i]
+        w[i] -= lr * gi
 
 
 def adam_rule(w, g, lr, t, state, hp):
@@ -105,23 +124,25 @@ def adam_rule(w, g, lr, t, state, hp):
     hp = (β1, β2, ε, λ, amsgrad, decoupled); state = (m, v, v̂max).
     """
     b1, b2, eps, weight_decay, amsgrad, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
-    m, v, vmax = state[0], state[1], state[2]
-    if weight_decay != 0.0:
-        if decoupled != 0.0:
-            w *= 1.0 - lr * weight_decay
-        else:
-            g = g + weight_decay * w
-    m[:] = _lerp(m, g, 1.0 - b1)
-    v[:] = b2 * v + (1.0 - b2) * (g * g)
+    m, v, vmax = 0, 1, 2  # rows of state
     bias_correction1 = 1.0 - b1**t
     bias_correction2_sqrt = math.sqrt(1.0 - b2**t)
     step_size = lr / bias_correction1
-    if amsgrad != 0.0:
-        vmax[:] = np.maximum(vmax, v)
-        denom = np.sqrt(vmax) / bias_correction2_sqrt + eps
-    else:
-        denom = np.sqrt(v) / bias_correction2_sqrt + eps
-    w -= step_size * (m / denom)
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            if decoupled != 0.0:
+                w[i] *= 1.0 - lr * weight_decay
+            else:
+                gi = gi + weight_decay * w[i]
+        state[m, i] = _lerp(state[m, i], gi, 1.0 - b1)
+        state[v, i] = b2 * state[v, i] + (1.0 - b2) * (gi * gi)
+        if amsgrad != 0.0:
+            state[vmax, i] = np.maximum(state[vmax, i], state[v, i])
+            denom = np.sqrt(state[vmax, i]) / bias_correction2_sqrt + eps
+        else:
+            denom = np.sqrt(state[v, i]) / bias_correction2_sqrt + eps
+        w[i] -= step_size * (state[m, i] / denom)
 
 
 def nadam_rule(w, g, lr, t, state, hp):
@@ -137,12 +158,7 @@ def nadam_rule(w, g, lr, t, state, hp):
     hp = (β1, β2, ε, λ, ψ momentum_decay, decoupled); state = (m, v, [Π_t, 0, ...]).
     """
     b1, b2, eps, weight_decay, momentum_decay, decoupled = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5]
-    m, v = state[0], state[1]
-    if weight_decay != 0.0:
-        if decoupled != 0.0:
-            w *= 1.0 - lr * weight_decay
-        else:
-            g = g + weight_decay * w
+    m, v = 0, 1  # rows of state
     bias_correction2 = 1.0 - b2**t
     mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
@@ -150,12 +166,21 @@ def nadam_rule(w, g, lr, t, state, hp):
         state[2, 0] = 1.0
     mu_product = state[2, 0] * mu
     state[2, 0] = mu_product
-    m[:] = _lerp(m, g, 1.0 - b1)
-    v[:] = b2 * v + (1.0 - b2) * (g * g)
-    denom = np.sqrt(v / bias_correction2) + eps
     mu_product_next = mu_product * mu_next
-    w += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-    w += ((-lr * mu_next) / (1.0 - mu_product_next)) * (m / denom)
+    step_g = -lr * (1.0 - mu) / (1.0 - mu_product)
+    step_m = (-lr * mu_next) / (1.0 - mu_product_next)
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            if decoupled != 0.0:
+                w[i] *= 1.0 - lr * weight_decay
+            else:
+                gi = gi + weight_decay * w[i]
+        state[m, i] = _lerp(state[m, i], gi, 1.0 - b1)
+        state[v, i] = b2 * state[v, i] + (1.0 - b2) * (gi * gi)
+        denom = np.sqrt(state[v, i] / bias_correction2) + eps
+        w[i] += step_g * (gi / denom)
+        w[i] += step_m * (state[m, i] / denom)
 
 
 def rmsprop_rule(w, g, lr, t, state, hp):
@@ -171,20 +196,22 @@ def rmsprop_rule(w, g, lr, t, state, hp):
     hp = (α, ε, λ, μ, centered); state = (v, ḡ, b).
     """
     alpha, eps, weight_decay, momentum, centered = hp[0], hp[1], hp[2], hp[3], hp[4]
-    square_avg, grad_avg, buf = state[0], state[1], state[2]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
-    square_avg[:] = alpha * square_avg + (1.0 - alpha) * (g * g)
-    if centered != 0.0:
-        grad_avg[:] = _lerp(grad_avg, g, 1.0 - alpha)
-        avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
-    else:
-        avg = np.sqrt(square_avg) + eps
-    if momentum > 0.0:
-        buf[:] = momentum * buf + g / avg
-        w -= lr * buf
-    else:
-        w -= lr * (g / avg)
+    square_avg, grad_avg, buf = 0, 1, 2  # rows of state
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        state[square_avg, i] = alpha * state[square_avg, i] + (1.0 - alpha) * (gi * gi)
+        if centered != 0.0:
+            state[grad_avg, i] = _lerp(state[grad_avg, i], gi, 1.0 - alpha)
+            avg = np.sqrt(state[square_avg, i] - state[grad_avg, i] * state[grad_avg, i]) + eps
+        else:
+            avg = np.sqrt(state[square_avg, i]) + eps
+        if momentum > 0.0:
+            state[buf, i] = momentum * state[buf, i] + gi / avg
+            w[i] -= lr * state[buf, i]
+        else:
+            w[i] -= lr * (gi / avg)
 
 
 def adagrad_rule(w, g, lr, t, state, hp):
@@ -197,12 +224,14 @@ def adagrad_rule(w, g, lr, t, state, hp):
     hp = (η lr_decay, λ, ε); state = (s,), started at initial_accumulator_value.
     """
     lr_decay, weight_decay, eps = hp[0], hp[1], hp[2]
-    state_sum = state[0]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
+    state_sum = 0  # the row of state
     clr = lr / (1.0 + (t - 1) * lr_decay)
-    state_sum += g * g
-    w -= clr * (g / (np.sqrt(state_sum) + eps))
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        state[state_sum, i] += gi * gi
+        w[i] -= clr * (gi / (np.sqrt(state[state_sum, i]) + eps))
 
 
 def adadelta_rule(w, g, lr, t, state, hp):
@@ -216,13 +245,15 @@ def adadelta_rule(w, g, lr, t, state, hp):
     hp = (ρ, ε, λ); state = (v, u).
     """
     rho, eps, weight_decay = hp[0], hp[1], hp[2]
-    square_avg, acc_delta = state[0], state[1]
-    if weight_decay != 0.0:
-        g = g + weight_decay * w
-    square_avg[:] = rho * square_avg + (1.0 - rho) * (g * g)
-    delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
-    acc_delta[:] = rho * acc_delta + (1.0 - rho) * (delta * delta)
-    w -= lr * delta
+    square_avg, acc_delta = 0, 1  # rows of state
+    for i in lanes(w):
+        gi = g[i]
+        if weight_decay != 0.0:
+            gi = gi + weight_decay * w[i]
+        state[square_avg, i] = rho * state[square_avg, i] + (1.0 - rho) * (gi * gi)
+        delta = np.sqrt(state[acc_delta, i] + eps) / np.sqrt(state[square_avg, i] + eps) * gi
+        state[acc_delta, i] = rho * state[acc_delta, i] + (1.0 - rho) * (delta * delta)
+        w[i] -= lr * delta
 
 
 # ---------------------------------------------------------------------------------------------
