@@ -125,9 +125,12 @@ def test_specialisations_do_not_leak_between_dtypes():
 
 
 def test_auto_backend_choice_and_errors():
-    obj = make_problem("linear", np.float64, bias=True)
+    obj = make_problem("linear", np.float64, bias=True, n=400)
     assert ds.minimize(obj, np.zeros(4), epochs=1).backend == "numba"
     assert ds.minimize(obj, np.zeros(4), epochs=1, backend="numpy").backend == "numpy"
+    tiny = make_problem("linear", np.float64, bias=True, n=30)  # 120 values: not worth loading numba
+    assert ds.minimize(tiny, np.zeros(4), epochs=1).backend == "numpy"
+    assert ds.minimize(tiny, np.zeros(4), epochs=1, backend="numba").backend == "numba"
     f = ds.Function(lambda w: float(w @ w), grad=lambda w: 2 * w, n_params=2)
     assert ds.minimize(f, [1.0, 1.0], epochs=2).backend == "numpy"
     with pytest.raises(ParameterError, match="backend='numba'.*LinearRegression and LogisticRegression"):

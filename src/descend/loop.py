@@ -187,7 +187,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         that grew 1000-fold over the starting loss).
     backend : "auto" (default) runs the compiled kernels of :mod:`descend.kernels` for
         LinearRegression / LogisticRegression with a built-in optimizer when numba imports, the
-        plain NumPy path otherwise; "numpy" forces the plain path; "numba" demands the kernels
+        plain NumPy path otherwise, and for tiny data (at most 1,000 values, rows x parameters,
+        like the lecture's 4 rows) where loading numba costs more than it saves; "numpy" forces the plain path; "numba" demands the kernels
         (a ParameterError if they cannot run this objective). Both give the same numbers to rounding.
 
     The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
@@ -305,6 +306,7 @@ def _message(objective, result, stop) -> tuple[str, str]:
 
 
 BACKENDS = ("auto", "numpy", "numba")
+AUTO_NUMPY_SIZE = 1000  # backend="auto" keeps data of at most this many values (rows x params) on NumPy
 
 
 def _select_backend(backend, objective, optimizer):
@@ -314,6 +316,8 @@ def _select_backend(backend, objective, optimizer):
     plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
     if backend == "numpy":
         return plain
+    if backend == "auto" and (objective.n_samples or 0) * (objective.n_params or 0) <= AUTO_NUMPY_SIZE:
+        return plain  # tiny data (the lecture's 4 rows): loading numba costs more than it saves
     from . import kernels  # light: numba itself is imported when a kernel first runs
 
     reason = kernels.unsupported(objective, optimizer)
