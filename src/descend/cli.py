@@ -20,7 +20,7 @@ def _console(stderr=False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 140  # pipes and logs: do not wrap tables at 80 columns
+    width = None if stream.isatty() else 200  # pipes and logs: do not wrap tables at 80 columns
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 

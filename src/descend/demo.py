@@ -42,7 +42,7 @@ def run(out_dir: Path) -> dict:
 
     def save(fig, name):
         path = out_dir / name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=100)
         files.append(str(path))
 
     save(plot.cost_curve(brute, title="Brute force: cost(w) = 7.5 (w - 2)^2 on a grid of 41 points"), "cost_curve.png")
@@ -112,7 +112,7 @@ def landscape_pictures(out_dir: Path) -> dict:
                                    title="Local minima: GD from 100 starts on Himmelblau's function"),
                        "local_minima.png")):
         path = out_dir / name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=100)
         files.append(str(path))
     reached = len(census.reached)
     notes = [
