@@ -161,11 +161,14 @@ def cost_curve(search_result, title: str | None = None):
     return fig
 
 
-def compare(comparison, x: str = "all", smooth: float = 0.6, logy: bool = True):
+def compare(comparison, x: str = "all", smooth: float = 0.0, logy: bool = True):
     """The loss of each configuration of a :func:`descend.compare` against ``x``: one of
-    "epochs", "samples", "steps", "time", or "all" for one panel per axis. Raw (faint) and
-    smoothed (solid) per configuration, a legend by configuration and the target as a dashed
-    horizontal line."""
+    "epochs", "samples", "steps", "time", or "all" for one panel per axis; a legend by
+    configuration and the target as a dashed horizontal line.
+
+    The curves are full-data losses at epoch boundaries: exact, not noisy, and often only a
+    few points, where an exponential moving average would lag far behind. So they are drawn
+    as they are by default; ``smooth > 0`` draws them raw (faint) and smoothed (solid)."""
     from .compare import AXES
 
     if x != "all" and x not in AXES:
