@@ -275,8 +275,8 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
     con = _console()
     written = []
     for i, (title, X, y, bias) in enumerate(problems):
-        comp = compare_mod.compare_data(X, y, [b if b is None else min(b, len(y)) for b in sizes], names, lr=lr,
-                                        epochs=epochs, seed=seed, bias=bias)
+        fitted = list(dict.fromkeys(None if b is None or b >= len(y) else b for b in sizes))  # B >= n: full batch
+        comp = compare_mod.compare_data(X, y, fitted, names, lr=lr, epochs=epochs, seed=seed, bias=bias)
         _print_comparison(con, title, comp)
         if out_path:
             from . import plot
