@@ -348,16 +348,6 @@ def lr_find_command(data, target, features, model, optimizer_name, momentum, bet
 # ------------------------------------------------------------------------------------- landscape
 
 
-def _wide_console():
-    """The console, at least 120 columns wide when the output is not a terminal (pipes, tests)."""
-    con = _console()
-    if not con.is_terminal:
-        from rich.console import Console
-
-        con = Console(highlight=False, soft_wrap=True, width=max(con.width, 120))
-    return con
-
-
 def _parse_floats(text, name, count=None):
     try:
         values = [float(v) for v in str(text).split(",") if v.strip()]
@@ -396,7 +386,7 @@ def landscape_cmd(name, optimizers, lr, start, steps, out_path, gif_path, fps):
     steps = obj.steps if steps is None else steps
     rates = {n: (lr if lr is not None else obj.lrs.get(n.lower(), 0.01)) for n in names}
     results = functions.trajectories(obj, names, lr=lr, start=start, steps=steps)
-    con = _wide_console()
+    con = _console()
     con.print(f"{obj.name}: f(x, y) = {obj.formula}")
     where = ", ".join(f"({m[0]:.4g}, {m[1]:.4g})" for m in obj.minima)
     con.print(f"global minimum: {where}, f = {obj.min_value:.6g}" if len(obj.minima) else
@@ -467,7 +457,7 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
     if batch_size is not None and batch_size > obj.n_samples:
         raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({obj.n_samples}).")
     lam = diagnose.curvature(obj, w0)
-    con = _wide_console()
+    con = _console()
     con.print(what)
     con.print(f"curvature (largest Hessian eigenvalue) λmax = {lam:.6g}")
     if lam > 0:
