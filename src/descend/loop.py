@@ -186,10 +186,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one
         that grew 1000-fold over the starting loss).
     backend : "auto" (default) runs the compiled kernels of :mod:`descend.kernels` for
-        LinearRegression / LogisticRegression with a built-in optimizer when numba imports, the
+        LinearRegression / LogisticRegression with a built-in optimizer when numba imports; the
         plain NumPy path otherwise, and for tiny data (at most 1,000 values, rows x parameters,
-        like the lecture's 4 rows) where loading numba costs more than it saves; "numpy" forces the plain path; "numba" demands the kernels
-        (a ParameterError if they cannot run this objective). Both give the same numbers to rounding.
+        like the lecture's 4 rows) where loading numba costs more than it saves. "numpy" forces
+        the plain path; "numba" demands the kernels (a ParameterError if they cannot run this
+        objective). Both give the same numbers to rounding.
 
     The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
     best weights seen and the whole history, with a status and a message that say why.
