@@ -14,6 +14,10 @@ update rules inlined into it are compiled strictly (IEEE), so the optimizer arit
 NumPy path's; rounding differences against the plain path come only from the order of the
 sums (relative ~1e-16 each; rtol 1e-10 over an epoch in the tests).
 
+The epoch's shuffled order is NumPy's own permutation recomputed here (``permutation``):
+NumPy's PCG64 (the 128-bit LCG step is an LLVM i128 multiply, ``lcg128``) and its Fisher-Yates
+loop, bit for bit, so both paths visit the same rows; the tests compare it with NumPy's.
+
 The per-step code is compiled without numba's reference counting (``_nrt=False``): nothing
 in it allocates, and the atomic reference-count updates around every call would otherwise act
 as memory barriers and serialise the row loads of a shuffled epoch.
