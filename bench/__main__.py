@@ -88,13 +88,15 @@ def data(n, d, seed=0, dtype=np.float64):
 def one_epoch_runner(obj, opt, batch_size, shuffle, backend_epoch, epoch=0, seed=0):
     """A callable that runs one epoch of the loop's epoch runner (order generation included)."""
     steps = batching.steps_per_epoch(obj.n_samples, batch_size)
+    # the order as the loop computes it for this runner (the numba path has a compiled twin)
+    make_order = kernels.epoch_order if backend_epoch is kernels.numba_epoch else batching.epoch_order
     outs = [np.empty(steps) for _ in range(3)]
     progress = np.zeros(1, dtype=np.int64)
 
     def run():
         w = np.zeros(obj.n_params)
         state = opt.init(w)
-        order = None if batch_size is None else batching.epoch_order(obj.n_samples, epoch, seed, shuffle)
+        order = None if batch_size is None else make_order(obj.n_samples, epoch, seed, shuffle)
         progress[0] = 0
         backend_epoch(obj, w, opt, state, order, batch_size, *outs, progress)
         return w

@@ -212,6 +212,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     monitors.extend(callbacks)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
     backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
+    epoch_order = _epoch_order(backend)
 
     history = History()
     state = optimizer.init(w)
@@ -254,7 +255,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
             while stop is None and run.epoch < epochs:
                 order = None
                 if n is not None and batch_size is not None:
-                    order = batching.epoch_order(n, run.epoch, seed, shuffle)
+                    order = epoch_order(n, run.epoch, seed, shuffle)
                 progress[0] = 0
                 ok = True
                 t0 = time.perf_counter()
@@ -333,3 +334,13 @@ def _select_backend(backend, objective, optimizer):
         return plain
     return ("numba", kernels.numba_epoch, lambda w: kernels.full_loss(objective, w),
             lambda w: kernels.full_loss_and_grad(objective, w))
+
+
+def _epoch_order(backend):
+    """The function computing each epoch's row order: batching.epoch_order, or on the numba backend
+    its compiled twin (the same array, faster)."""
+    if backend == "numba":
+        from . import kernels
+
+        return kernels.epoch_order
+    return batching.epoch_order

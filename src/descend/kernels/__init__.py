@@ -18,6 +18,14 @@ numbers equal the plain path's to rounding (the order of sums differs).
   X^T r fused); the same pass serves the loop's epoch-boundary losses.
 - float32 data stays float32 in memory (half the bytes to read); every sum is accumulated in
   float64, so the results match the plain path, which also upcasts.
+- Per-sample epochs (one-row batches) take a leaner loop: the decision z = x.w and the row's
+  squared norm ||[x, 1]||^2 in one pass, so the gradient norm is sqrt(dz^2 ||[x, 1]||^2)
+  without a second pass over g (equal to ||g|| up to rounding); ``progress`` is written once
+  per call (Ctrl-C is only seen between calls anyway).
+- The shuffled row order is NumPy's own: :func:`epoch_order` computes
+  ``np.random.default_rng([seed, epoch]).permutation(n)`` bit for bit in compiled code (PCG64
+  and NumPy's Fisher-Yates inlined; ~1.5x faster than the call through NumPy), so the loop's
+  order on this path is the plain path's, as the tests check.
 - Compiled code is cached on disk (numba ``cache=True``), one specialisation per dtype.
 
 This module imports numba only when a kernel first runs.
@@ -33,7 +41,7 @@ from .. import schedules
 from ..objectives import LinearRegression, LogisticRegression
 from ..optim import Optimizer
 
-__all__ = ["unsupported", "numba_epoch", "full_loss", "full_loss_and_grad", "STEPS_PER_CALL"]
+__all__ = ["unsupported", "numba_epoch", "full_loss", "full_loss_and_grad", "epoch_order", "STEPS_PER_CALL"]
 
 STEPS_PER_CALL = 1 << 16  # steps per compiled call; Ctrl-C is seen between calls
 
@@ -112,3 +120,17 @@ def full_loss_and_grad(objective, w):
     loss = _jit().full_loss_grad(_MODELS.index(type(objective)), objective.X, objective.y, objective.bias,
                                       np.asarray(w, dtype=np.float64), g, True)
     return float(loss), g
+
+
+def epoch_order(n: int, epoch: int, seed: int, shuffle=True) -> np.ndarray:
+    """:func:`descend.batching.epoch_order`, the same array, with the shuffled order computed in
+    compiled code (NumPy's PCG64 stream and Fisher-Yates, reproduced bit for bit)."""
+    from .. import batching
+
+    if shuffle is not True and not (isinstance(shuffle, np.bool_) and shuffle):
+        return batching.epoch_order(n, epoch, seed, shuffle)
+    state = np.random.PCG64(np.random.SeedSequence([seed, epoch])).state["state"]
+    s, inc, low = state["state"], state["inc"], (1 << 64) - 1
+    out = np.empty(n, dtype=np.int64)
+    _jit().permutation(out, np.uint64(s >> 64), np.uint64(s & low), np.uint64(inc >> 64), np.uint64(inc & low))
+    return out

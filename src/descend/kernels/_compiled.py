@@ -14,6 +14,10 @@ update rules inlined into it are compiled strictly (IEEE), so the optimizer arit
 NumPy path's; rounding differences against the plain path come only from the order of the
 sums (relative ~1e-16 each; rtol 1e-10 over an epoch in the tests).
 
+The epoch's shuffled order is NumPy's own permutation recomputed here (``permutation``):
+NumPy's PCG64 (the 128-bit LCG step is an LLVM i128 multiply, ``lcg128``) and its Fisher-Yates
+loop, bit for bit, so both paths visit the same rows; the tests compare it with NumPy's.
+
 The per-step code is compiled without numba's reference counting (``_nrt=False``): nothing
 in it allocates, and the atomic reference-count updates around every call would otherwise act
 as memory barriers and serialise the row loads of a shuffled epoch.
@@ -105,6 +109,22 @@ def decision(X, j, w, d, bias):
 
 
 @numba.njit(**_fast)
+def decision_and_sqnorm(X, j, w, d, bias):
+    """(z, ||[X[j], 1]||^2) in one pass over the row: for a one-row batch the gradient is
+    dz * [X[j], 1], so its norm is |dz| * ||[X[j], 1]|| (only the rounding differs from summing g*g)."""
+    z = 0.0
+    xx = 0.0
+    for k in range(d):
+        xk = X[j, k]
+        z += xk * w[k]
+        xx += xk * xk
+    if bias:
+        z += w[d]
+        xx += 1.0
+    return z, xx
+
+
+@numba.njit(**_fast)
 def accumulate(g, dz, X, j, d, bias):
     """g += dz * [X[j], 1]."""
     for k in range(d):
@@ -185,6 +205,26 @@ def run_steps(model, rule, X, y, bias, w, state, hp, t0, order, batch_size, firs
     """
     n = order.size
     d = X.shape[1]
+    if batch_size == 1:  # per-sample SGD: the same steps, without the batch bookkeeping
+        for s in range(first, last):
+            if s + PREFETCH_ROWS < n:  # the rows (and targets) of a shuffled order miss the cache
+                prefetch_row(X, order[s + PREFETCH_ROWS])
+                prefetch_row(y, order[s + PREFETCH_ROWS])
+            j = order[s]
+            z, xx = decision_and_sqnorm(X, j, w, d, bias)
+            loss, dz = pointwise(model, z, y[j])
+            assign(g, dz, X, j, d, bias)
+            gnorm = math.sqrt(dz * dz * xx)  # ||dz [x, 1]||, squared first: overflows where g.g would
+            out_loss[s] = loss
+            out_gnorm[s] = gnorm
+            if not (math.isfinite(loss) and math.isfinite(gnorm)):
+                progress[0] = s
+                return False
+            lr = lrs[s]
+            apply_rule(rule, w, g, lr, float(t0 + s + 1), state, hp)
+            out_lr[s] = lr
+        progress[0] = last  # Ctrl-C is only seen between calls, so once per call is enough
+        return True
     for s in range(first, last):
         lo = s * batch_size
         hi = min(lo + batch_size, n)
@@ -242,6 +282,84 @@ def full_loss_grad(model, X, y, bias, w, g, want_grad):
     for k in range(p):
         g[k] /= n
     return loss / n
+
+
+# --- the epoch's row order: NumPy's own permutation, compiled ---------------------------------
+
+PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # NumPy's PCG64 (128-bit LCG, XSL-RR output)
+
+if numba.config.DISABLE_JIT:
+    def lcg128(hi, lo, inc_hi, inc_lo):
+        """One step of the 128-bit LCG on (hi, lo) halves (plain Python when numba is disabled)."""
+        s = ((int(hi) << 64 | int(lo)) * PCG64_MULTIPLIER + (int(inc_hi) << 64 | int(inc_lo))) % (1 << 128)
+        return np.uint64(s >> 64), np.uint64(s & ((1 << 64) - 1))
+else:
+    @intrinsic
+    def lcg128(typingctx, hi, lo, inc_hi, inc_lo):
+        """One step of the 128-bit LCG: (hi:lo) * PCG64_MULTIPLIER + (inc_hi:inc_lo) mod 2**128."""
+
+        def codegen(context, builder, sig, args):
+            i64, i128 = ir.IntType(64), ir.IntType(128)
+
+            def join(h, l):
+                return builder.or_(builder.shl(builder.zext(h, i128), i128(64)), builder.zext(l, i128))
+
+            s = builder.add(builder.mul(join(args[0], args[1]), i128(PCG64_MULTIPLIER)), join(args[2], args[3]))
+            parts = [builder.trunc(builder.lshr(s, i128(64)), i64), builder.trunc(s, i64)]
+            return context.make_tuple(builder, sig.return_type, parts)
+
+        u64 = types.uint64
+        return types.UniTuple(u64, 2)(u64, u64, u64, u64), codegen
+
+
+@numba.njit(**_inline)
+def pcg64_next(hi, lo, inc_hi, inc_lo):
+    """NumPy's pcg64 next64: advance the state, then output rotr(hi ^ lo, hi >> 58)."""
+    hi, lo = lcg128(hi, lo, inc_hi, inc_lo)
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    return hi, lo, (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+@numba.njit(**_strict)
+def permutation(out, hi, lo, inc_hi, inc_lo):
+    """out = np.random.Generator(PCG64 with state (hi:lo, inc_hi:inc_lo)).permutation(out.size),
+    bit for bit: arange, then NumPy's Fisher-Yates (``_shuffle_raw``) drawing each j in [0, i]
+    with ``random_interval`` (mask rejection; 32-bit draws, two per 64-bit output, while i fits
+    32 bits). The same order as the plain path's, about 1.5x faster (the generator is inlined)."""
+    n = out.size
+    for i in range(n):
+        out[i] = i
+    has32 = False
+    spare = np.uint64(0)
+    for i in range(n - 1, 0, -1):
+        top = np.uint64(i)
+        mask = top
+        mask |= mask >> np.uint64(1)
+        mask |= mask >> np.uint64(2)
+        mask |= mask >> np.uint64(4)
+        mask |= mask >> np.uint64(8)
+        mask |= mask >> np.uint64(16)
+        mask |= mask >> np.uint64(32)
+        while True:
+            if top <= np.uint64(0xFFFFFFFF):
+                if has32:
+                    has32 = False
+                    v = spare
+                else:
+                    hi, lo, r = pcg64_next(hi, lo, inc_hi, inc_lo)
+                    spare = r >> np.uint64(32)
+                    has32 = True
+                    v = r & np.uint64(0xFFFFFFFF)
+            else:
+                hi, lo, v = pcg64_next(hi, lo, inc_hi, inc_lo)
+            v &= mask
+            if v <= top:
+                break
+        j = np.int64(v)
+        t = out[i]
+        out[i] = out[j]
+        out[j] = t
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
