@@ -33,6 +33,8 @@ This module imports numba only when a kernel first runs.
 
 from __future__ import annotations
 
+import functools
+
 import math
 
 import numpy as np
@@ -127,8 +129,22 @@ def epoch_order(n: int, epoch: int, seed: int, shuffle=True) -> np.ndarray:
     compiled code (NumPy's PCG64 stream and Fisher-Yates, reproduced bit for bit)."""
     from .. import batching
 
-    if shuffle is not True and not (isinstance(shuffle, np.bool_) and shuffle):
+    if (shuffle is not True and not (isinstance(shuffle, np.bool_) and shuffle)) or not _twin_matches_numpy():
         return batching.epoch_order(n, epoch, seed, shuffle)
+    return _compiled_permutation(n, epoch, seed)
+
+
+@functools.cache
+def _twin_matches_numpy() -> bool:
+    """Once per process: does the compiled permutation still equal this NumPy's? (It reproduces
+    NumPy's algorithm; should a NumPy release change it, the kernels fall back to NumPy's order.)"""
+    from .. import batching
+
+    return all(np.array_equal(_compiled_permutation(n, e, 7), batching.epoch_order(n, e, 7, True))
+               for n, e in ((1, 0), (257, 3), (5000, 11)))
+
+
+def _compiled_permutation(n: int, epoch: int, seed: int) -> np.ndarray:
     state = np.random.PCG64(np.random.SeedSequence([seed, epoch])).state["state"]
     s, inc, low = state["state"], state["inc"], (1 << 64) - 1
     out = np.empty(n, dtype=np.int64)
