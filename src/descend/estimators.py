@@ -109,18 +109,11 @@ class _Stacked(Objective):
             H[s, s] = Hk
         return H
 
-    def curvature(self, w) -> float:
-        """The largest Hessian eigenvalue, block by block (numpy.linalg.eigvalsh)."""
-        return max(float(np.linalg.eigvalsh(Hk)[-1]) for Hk in self._block_hessians(w))
-
 
 def _stable_lr(objective, w) -> float:
     """2 / lambda_max of the exact Hessian at w: plain full-batch GD diverges above it."""
-    try:
-        from .diagnose import stable_lr  # descend.diagnose.stable_lr(obj, w), where present
-    except ImportError:
-        lam = objective.curvature(w)
-        return 2.0 / lam if lam > 0 else math.inf
+    from .diagnose import stable_lr
+
     return float(stable_lr(objective, w))
 
 

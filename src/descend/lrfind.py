@@ -124,16 +124,10 @@ def exact_stable_lr(objective, w) -> float | None:
     or is not convex along its top eigenvector there (lambda_max <= 0)."""
     if not _has_exact_hessian(objective):
         return None
-    try:
-        from .diagnose import curvature  # the shared one, where present
-    except ImportError:
-        curvature = _curvature
+    from .diagnose import curvature
+
     lam = float(curvature(objective, w))
     return 2.0 / lam if lam > 0 and math.isfinite(lam) else None
-
-
-def _curvature(objective, w) -> float:
-    return float(np.linalg.eigvalsh(np.asarray(objective.hessian(w), dtype=np.float64))[-1])
 
 
 def _has_exact_hessian(objective) -> bool:
