@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import ParameterError, check_positive
+from .errors import DataError, ParameterError, check_positive
 from .monitors import Convergence, Divergence, Stop
 from .optim import Optimizer, OptState, SGD
 
@@ -212,7 +212,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     monitors.extend(callbacks)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
     backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
-    epoch_order = _epoch_order(backend)
+    epoch_order = _epoch_order(backend, objective, shuffle, batch_size)
 
     history = History()
     state = optimizer.init(w)
@@ -281,6 +281,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     except KeyboardInterrupt:
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
+    except DataError as exc:  # a streamed source met a bad chunk: keep the work done, say where
+        if not history.epoch_loss_list:
+            raise
+        stop = Stop("stopped", f"stopped in epoch {run.epoch} by bad data: {exc}")
+        run.restore_best = True
 
     status = stop.status if stop is not None else "max_epochs"
     checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed}
@@ -292,7 +297,10 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label,
                     reason=stop.message if stop is not None else "", backend=backend)
-    result.verdict, result.message = _message(objective, result, stop)
+    try:
+        result.verdict, result.message = _message(objective, result, stop)
+    except DataError:  # the verdict's own look at a streamed source met the bad chunk again
+        result.verdict, result.message = "ok", (stop.message if stop is not None else result.status) + "."
     for m in monitors:
         m.on_end(run, result)
     return result
@@ -313,6 +321,8 @@ AUTO_NUMPY_SIZE = 1000  # backend="auto" keeps data of at most this many values 
 
 def _select_backend(backend, objective, optimizer):
     """(name, epoch runner, full-data loss, full-data loss and gradient) for ``backend``."""
+    if hasattr(objective, "stream_backend"):  # rows from a source (descend.data): chunks through these kernels
+        return objective.stream_backend(backend, optimizer)
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
     plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
@@ -336,9 +346,12 @@ def _select_backend(backend, objective, optimizer):
             lambda w: kernels.full_loss_and_grad(objective, w))
 
 
-def _epoch_order(backend):
+def _epoch_order(backend, objective=None, shuffle=True, batch_size=None):
     """The function computing each epoch's row order: batching.epoch_order, or on the numba backend
-    its compiled twin (the same array, faster)."""
+    its compiled twin (the same array, faster); a streamed objective's own (which never builds an
+    array of n rows)."""
+    if hasattr(objective, "stream_order"):
+        return objective.stream_order(shuffle, batch_size)
     if backend == "numba":
         from . import kernels
 

@@ -114,7 +114,18 @@ def _check_data(X, y, name: str):
 
 
 class _LinearModel(Objective):
-    """Shared data handling of the linear models: X (n, d), y (n,), optional bias last."""
+    """Shared data handling of the linear models: X (n, d), y (n,), optional bias last.
+
+    ``X`` may also be a source of :mod:`descend.data` (and y omitted): the model is then its
+    streamed twin (:mod:`descend.data.engine`), reading its rows a chunk at a time.
+    """
+
+    def __new__(cls, X=None, y=None, bias: bool = True):
+        if getattr(X, "_descend_source", False):
+            from .data.engine import streamed_class
+
+            return super().__new__(streamed_class(cls))
+        return super().__new__(cls)
 
     def __init__(self, X, y, bias: bool = True):
         self.X, self.y = _check_data(X, y, type(self).__name__)

@@ -1,0 +1,92 @@
+"""Compiled helpers of the streaming engine: chunks as pyarrow hands them out, one column per array.
+
+Both functions take the features as a tuple of 1-D columns (zero-copy views of pyarrow's
+buffers), so a chunk is never copied to be read:
+
+- ``columns_loss_grad``: the full-data pass of a chunk, the same arithmetic as
+  :func:`descend.kernels._compiled.full_loss_grad` (the objective's own compiled ``pointwise``
+  loss; sums in float64; blocks of rows added up in block order, so the result does not depend on
+  the number of threads) over columns instead of rows;
+- ``columns_to_rows``: the chunk written row-major into a buffer (for the per-step kernels, which
+  read a row at a time), counting non-finite cells on the way so the check costs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from ..kernels._compiled import FASTMATH, pointwise
+
+BLOCK = 512  # rows per block: a block of z and of every column stays in cache between the two sweeps
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def columns_loss_grad(model, cols, y, bias, w, out, want_grad):
+    """out[p] += sum_i L(z_i, y_i) and, if ``want_grad``, out[:p] += sum_i dL/dz_i [x_i, 1] with
+    z_i = x_i . w (+ w[d]); x_i is row i of the columns ``cols``."""
+    m = y.size
+    d = len(cols)
+    p = out.size - 1
+    n_blocks = (m + BLOCK - 1) // BLOCK
+    partial = np.zeros((n_blocks, p + 1))
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, m)
+        z = np.zeros(hi - lo)
+        for k in range(d):
+            c = cols[k]
+            wk = w[k]
+            for r in range(lo, hi):
+                z[r - lo] += c[r] * wk
+        acc = partial[b]
+        for r in range(lo, hi):
+            zr = z[r - lo] + w[d] if bias else z[r - lo]
+            loss_r, dz = pointwise(model, zr, y[r])
+            acc[p] += loss_r
+            z[r - lo] = dz
+        if want_grad:
+            for k in range(d):
+                c = cols[k]
+                s = 0.0
+                for r in range(lo, hi):
+                    s += c[r] * z[r - lo]
+                acc[k] += s
+            if bias:
+                s = 0.0
+                for r in range(hi - lo):
+                    s += z[r]
+                acc[d] += s
+    for b in range(n_blocks):
+        for k in range(p + 1):
+            out[k] += partial[b, k]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def columns_to_rows(cols, y, X, Y, r0):
+    """X[r0 + i, k] = cols[k][i], Y[r0 + i] = y[i]; returns the number of non-finite values copied."""
+    m = y.size
+    d = len(cols)
+    n_blocks = (m + BLOCK - 1) // BLOCK
+    bad = 0
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, m)
+        count = 0
+        for k in range(d):
+            c = cols[k]
+            for r in range(lo, hi):
+                v = c[r]
+                X[r0 + r, k] = v
+                if not math.isfinite(v):
+                    count += 1
+        for r in range(lo, hi):
+            v = y[r]
+            Y[r0 + r] = v
+            if not math.isfinite(v):
+                count += 1
+        bad += count
+    return bad
