@@ -114,6 +114,24 @@ def _objective(model, X, y, bias):
     return (LogisticRegression if model == "logistic" else LinearRegression)(X, y, bias=bias)
 
 
+def _memory_option(f):
+    from .data.cli import memory_option
+
+    return memory_option(f)
+
+
+def _read_data(model, data, target, features, bias, memory):
+    """(objective, feature names, source or None): DATA streamed (Parquet, a folder, a glob, --memory)
+    through descend.data, else the CSV file read into memory."""
+    from . import datasets
+
+    source = data_cli.open_source(data, target, _parse_features(features), memory)
+    if source is not None:
+        return _objective(model, source, None, bias), source.feature_names, source
+    X, y, names = datasets.read_csv(data, target, _parse_features(features))
+    return _objective(model, X, y, bias), names, None
+
+
 @cli.command()
 @click.argument("data", type=click.Path(dir_okay=True))
 @click.option("--target", required=True, help="The column to predict.")
@@ -137,10 +155,15 @@ def _objective(model, X, y, bias):
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the loss curve here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@_memory_option
 def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay, schedule,
         step_size, gamma, power_t, t_max, lr_min, warmup_steps, batch_size, lr, epochs, seed, no_shuffle, no_bias,
-        tol, plot_path, as_json, quiet):
-    """Fit a linear (or logistic) regression to a CSV file by gradient descent."""
+        tol, plot_path, as_json, quiet, memory):
+    """Fit a linear (or logistic) regression to DATA by gradient descent.
+
+    DATA: a CSV file (plain or gzip), or streamed in chunks: a Parquet file, a folder of them or a glob
+    (shuffled by blocks), or any file with --memory.
+    """
     from . import datasets, optim, schedules
     from .loop import minimize
 
@@ -149,13 +172,13 @@ def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, e
                                 floor=lr_min, warmup_steps=warmup_steps)
     opt = optim.from_options(optimizer_name, sched, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
                              weight_decay=weight_decay)
-    X, y, names = datasets.read_csv(data, target, _parse_features(features))
-    if batch_size is not None and batch_size > len(y):
-        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({len(y)}).")
-    obj = _objective(model, X, y, not no_bias)
+    obj, names, source = _read_data(model, data, target, features, not no_bias, memory)
+    if batch_size is not None and batch_size > obj.n_samples:
+        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({obj.n_samples}).")
     res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
-                   epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
-                   callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
+                   epochs=epochs, shuffle=data_cli.shuffle_for(source, no_shuffle), seed=seed, tol=tol,
+                   callbacks=_progress(quiet or as_json or source is not None, f"fit {Path(data).name}")
+                   + data_cli.progress_for(source, quiet or as_json, f"fit {Path(data).name}"))
     params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
     if plot_path:
         from . import plot
@@ -241,6 +264,22 @@ def _parse_batch_sizes(text):
     return out
 
 
+def _read_arrays(data, target, features, memory):
+    """(X, y) in memory: compare runs many fits side by side on data that fits in memory (a streamed
+    DATA is read whole, and must fit its --memory budget)."""
+    from . import datasets
+
+    source = data_cli.open_source(data, target, _parse_features(features), memory)
+    if source is None:
+        return datasets.read_csv(data, target, _parse_features(features))[:2]
+    need = source.n_rows * source.row_bytes
+    if need > source.memory:
+        raise ParameterError(f"compare holds its data in memory: {data} needs {need / 1e6:.0f} MB, more than "
+                             f"--memory {source.memory / 1e6:.0f} MB; give a larger --memory or a sample of the "
+                             f"rows.")
+    return source.to_arrays()
+
+
 def _print_comparison(con, title, comp):
     con.print(_table(title, comp.format_table()[0], comp.format_table()[1:]))
     con.print(f"target loss {comp.target:.6g}: {comp.target_rule}. Learning rates: "
@@ -258,7 +297,8 @@ def _print_comparison(con, title, comp):
 @click.option("--epochs", default=10, show_default=True, type=int, help="Epochs per run.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write the figure here.")
-def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path):
+@_memory_option
+def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path, memory):
     """GD vs SGD vs mini-batch on one problem: loss against epochs, samples, steps and time."""
     from . import compare as compare_mod, datasets
 
@@ -270,8 +310,7 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
     if data is not None and target_col is None:
         raise ParameterError("DATA needs --target COLUMN.")
     problems = compare_mod.builtin_problems() if data is None else [
-        (f"{Path(data).name}: {target_col}", *datasets.read_csv(data, target_col, _parse_features(features))[:2],
-         True)]
+        (f"{Path(data).name}: {target_col}", *_read_arrays(data, target_col, features, memory), True)]
     con = _console()
     written = []
     for i, (title, X, y, bias) in enumerate(problems):
@@ -306,8 +345,9 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the curve here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+@_memory_option
 def lr_find_command(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay,
-                    batch_size, start, end, steps, diverge, seed, no_bias, plot_path, as_json):
+                    batch_size, start, end, steps, diverge, seed, no_bias, plot_path, as_json, memory):
     """The learning-rate range test: suggested rates and the stable rate 2/lambda_max."""
     from . import datasets, optim
     from .lrfind import lr_find
@@ -316,12 +356,11 @@ def lr_find_command(data, target, features, model, optimizer_name, momentum, bet
     # the rate is a placeholder: lr_find replaces it by its ramp from --start to --end
     opt = optim.from_options(optimizer_name, 1.0, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
                              weight_decay=weight_decay)
-    X, y, names = datasets.read_csv(data, target, _parse_features(features))
-    if batch_size is not None and batch_size > len(y):
-        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({len(y)}).")
-    obj = _objective(model, X, y, not no_bias)
+    obj, names, source = _read_data(model, data, target, features, not no_bias, memory)
+    if batch_size is not None and batch_size > obj.n_samples:
+        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({obj.n_samples}).")
     res = lr_find(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size, start=start, end=end,
-                  steps=steps, seed=seed, diverge=diverge)
+                  steps=steps, seed=seed, diverge=diverge, shuffle=source is None)  # streamed: file order
     if plot_path:
         from . import plot
 
@@ -427,7 +466,8 @@ def landscape_cmd(name, optimizers, lr, start, steps, out_path, gif_path, fps):
 @click.option("--epochs", default=100, show_default=True, type=int, help="Passes over the data.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the row order.")
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
-def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
+@_memory_option
+def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias, memory):
     """Curvature, the stable learning rate and the verdict of a run: on DATA, or on the lecture's problem.
 
     Without DATA: y_hat = x*w on x = [1, 2, 3, 4], y = 2x, from w = 1 (cost 7.5 (w - 2)^2).
@@ -450,8 +490,7 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
     else:
         if target is None:
             raise ParameterError("--target is required with DATA: the column to predict.")
-        X, y, names = datasets.read_csv(data, target, _parse_features(features))
-        obj = LinearRegression(X, y, bias=not no_bias)
+        obj, names, source = _read_data("linear", data, target, features, not no_bias, memory)
         w0 = np.zeros(obj.n_params)
         what = f"{Path(data).name}: {target} ~ linear model ({obj.n_samples} rows, {obj.n_params} parameters), w0 = 0"
     if batch_size is not None and batch_size > obj.n_samples:
@@ -466,10 +505,14 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
     method = "full batch" if batch_size is None else "SGD (1 row)" if batch_size == 1 else f"mini-batch {batch_size}"
     rows, messages = [], []
     for r in rates:
-        res = minimize(obj, w0, optimizer=optim.SGD(lr=r), batch_size=batch_size, epochs=epochs, seed=seed)
+        res = minimize(obj, w0, optimizer=optim.SGD(lr=r), batch_size=batch_size, epochs=epochs, seed=seed,
+                       shuffle=data_cli.shuffle_for(source if data is not None else None, False))
         rows.append((f"{r:g}", method, str(res.epochs), f"{res.loss:.4g}", res.status, res.verdict))
         messages.append(f"lr {r:g}: {res.message}")
     con.print(_table(f"verdicts ({epochs} epochs)", ["lr", "method", "epochs", "final loss", "status", "verdict"],
                      rows))
     for m in messages:
         con.print(m)
+
+
+from .data import cli as data_cli  # noqa: E402  DATA streaming options and `descend convert`
