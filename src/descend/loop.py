@@ -284,7 +284,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     except DataError as exc:  # a streamed source met a bad chunk: keep the work done, say where
         if not history.epoch_loss_list:
             raise
-        stop = Stop("stopped", f"stopped in epoch {run.epoch} by bad data: {exc}")
+        stop = Stop("stopped", f"stopped in epoch {run.epoch} by bad data: {str(exc).rstrip('.')}")
         run.restore_best = True
 
     status = stop.status if stop is not None else "max_epochs"

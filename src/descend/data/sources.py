@@ -37,7 +37,7 @@ __all__ = ["Source", "Chunk", "Unit", "arrays", "csv", "parquet", "parse_memory"
 DEFAULT_MEMORY = "256MB"
 UNIT_SHARE = 8       # one unit being read: at most budget / UNIT_SHARE
 BUFFER_SHARE = 5 / 8  # the shuffle buffer of shuffle="block": at most this share of the budget
-MIN_MEMORY = 1 << 16
+MIN_MEMORY = 64_000
 ROW_GROUP_ROWS = 65536   # `convert` writes row groups of this many rows ...
 ROW_GROUP_BYTES = 16e6   # ... or fewer, so that one row group holds at most 16 MB of numbers
 
@@ -160,8 +160,12 @@ class Source:
         if units is None and not self.seekable:
             yield from self._scan()
             return
+        self._begin_pass()
         for u in (self.units() if units is None else units):
             yield self.read(u)
+
+    def _begin_pass(self):
+        """Called before each pass over the units (a Parquet source reopens its files: they may have changed)."""
 
     def explain(self, chunk: Chunk):
         """Raise the DataError naming the first non-finite cell of ``chunk`` (column by column, as the
@@ -372,6 +376,9 @@ class ParquetSource(Source):
                     out.append(Unit(i, g, s, min(s + cap, rows), row + s))
                 row += rows
         return out
+
+    def _begin_pass(self):
+        self._open_file = (None, None)
 
     def _file(self, i):
         import pyarrow.parquet as pq
