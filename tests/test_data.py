@@ -80,8 +80,8 @@ def test_parquet_source_knows_its_shape_from_metadata(reg, tmp_path):
     X, y, path = reg
     src = ds.data.parquet(path, target="y", memory="64kB")
     assert (src.n_rows, src.n_features, src.feature_names, src.target) == (2000, D, NAMES, "y")
-    # the unit size follows the budget: 64 kB / 8 of float64 rows of 5 values
-    assert src.unit_rows == 64_000 // 8 // 40
+    # the unit size follows the budget: 64 kB / 6 of float64 rows of 5 values (row groups of 300 are split)
+    assert src.unit_rows == 64_000 // 6 // 40
     units = src.units()
     assert sum(u.rows for u in units) == 2000 and max(u.rows for u in units) <= src.unit_rows
     sub = ds.data.parquet(path, target="y", features=["x2", "x0"], dtype="float32")
@@ -223,10 +223,12 @@ def test_block_shuffle_is_corgipile_order_reproducible_and_resumable(reg):
     np.testing.assert_array_equal(np.sort(o0), np.arange(2000))
     assert not np.array_equal(o0, o1) and not np.array_equal(o0, engine.block_order(src, 6, 0))
     np.testing.assert_array_equal(o0, engine.block_order(src, 5, 0))
-    first = o0[: src.buffer_rows]  # the first buffer holds whole units only
-    starts = np.cumsum([0] + [u.rows for u in src.units()])
-    unit_of = np.searchsorted(starts, first, side="right") - 1
-    assert sum(src.units()[u].rows for u in np.unique(unit_of)) == len(np.unique(first))
+    _, buffers = engine.block_plan(src, 5, 0)
+    units, starts = src.units(), np.cumsum([0] + [u.rows for u in src.units()])
+    assert len(buffers) > 2 and all(sum(units[i].rows for i in b) <= src.buffer_rows for b in buffers)
+    first = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in buffers[0]])
+    np.testing.assert_array_equal(np.sort(o0[: len(first)]), np.sort(first))  # the first buffer's rows, shuffled
+    assert not np.array_equal(o0[: len(first)], first)
 
     opt = optim.Adam(lr=0.01)
     full = ds.minimize(obj, np.zeros(D + 1), optimizer=opt, batch_size=50, epochs=4, shuffle="block", seed=5)

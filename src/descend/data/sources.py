@@ -9,8 +9,10 @@ CSV file only from start to end). A unit comes back as a :class:`Chunk`: the fea
 and where it came from (file, first row), so that every error names its file, 1-based row and
 column.
 
-The budget (``memory="256MB"``) is split so that the process never holds more than it: one unit
-being read is at most 1/8 of it, a shuffle buffer of ``shuffle="block"`` at most 5/8.
+The budget (``memory="256MB"``) is split so that the process never holds more than it: a unit
+is at most 1/6 of it, and at most three are held at once (the one in use, the next one read ahead
+by a background thread while the kernels work, and one being read); a shuffle buffer of
+``shuffle="block"`` takes at most the other half.
 
 What a reader checks, and when: the header, the columns and their types when the source is
 made (metadata only); missing values and labels when a chunk is read; non-finite values when
@@ -35,8 +37,8 @@ __all__ = ["Source", "Chunk", "Unit", "arrays", "csv", "parquet", "parse_memory"
            "ROW_GROUP_ROWS"]
 
 DEFAULT_MEMORY = "256MB"
-UNIT_SHARE = 8       # one unit being read: at most budget / UNIT_SHARE
-BUFFER_SHARE = 5 / 8  # the shuffle buffer of shuffle="block": at most this share of the budget
+UNIT_SHARE = 6       # one unit: at most budget / UNIT_SHARE (three are held at once: in use, queued, being read)
+BUFFER_SHARE = 1 / 2  # the shuffle buffer of shuffle="block": at most this share of the budget
 MIN_MEMORY = 64_000
 ROW_GROUP_ROWS = 65536   # `convert` writes row groups of this many rows ...
 ROW_GROUP_BYTES = 16e6   # ... or fewer, so that one row group holds at most 16 MB of numbers
@@ -134,12 +136,12 @@ class Source:
 
     @property
     def unit_rows(self) -> int:
-        """The most rows one unit holds: budget / 8 of numbers (read as float64 by pyarrow)."""
+        """The most rows one unit holds: budget / 6 of numbers (read as float64 by pyarrow)."""
         return max(1, self.memory // UNIT_SHARE // ((self.n_features + 1) * 8))
 
     @property
     def buffer_rows(self) -> int:
-        """Rows of the shuffle buffer of ``shuffle="block"``: 5/8 of the budget (at least one unit)."""
+        """Rows of the shuffle buffer of ``shuffle="block"``: half the budget (at least one unit)."""
         return max(self.unit_rows, int(self.memory * BUFFER_SHARE) // self.row_bytes)
 
     # --- reading ------------------------------------------------------------------------------
@@ -155,13 +157,25 @@ class Source:
         """The rows of one unit, checked for missing values (and labels, see ``labels``)."""
         return self._read(unit)
 
-    def chunks(self, units=None):
-        """The chunks of ``units`` (default: the whole source in file order), one at a time."""
+    def chunks(self, units=None, prefetch: bool = True):
+        """The chunks of ``units`` (default: the whole source in file order), one at a time; with
+        ``prefetch`` the next one is read by a background thread while this one is used."""
+        gen = self._pass(units)
+        return _prefetched(gen) if prefetch else gen
+
+    def _pass(self, units):
         if units is None and not self.seekable:
             yield from self._scan()
             return
         self._begin_pass()
-        for u in (self.units() if units is None else units):
+        if units is None:
+            yield from self._sequential()
+            return
+        for u in units:
+            yield self.read(u)
+
+    def _sequential(self):
+        for u in self.units():
             yield self.read(u)
 
     def _begin_pass(self):
@@ -193,6 +207,52 @@ class Source:
             y[r : r + c.n] = c.y
             r += c.n
         return X, y
+
+
+def _prefetched(gen):
+    """Iterate ``gen`` in a background thread, one item ahead (pyarrow and the compiled kernels
+    release the GIL, so reading the next chunk overlaps the work on this one). Errors are raised
+    in order, where the item would have been; closing the iterator stops the thread."""
+    import queue
+    import threading
+
+    q = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in gen:
+                if not put((0, item)):
+                    return
+            put((1, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((2, exc))
+        finally:
+            gen.close()
+
+    thread = threading.Thread(target=work, name="descend-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == 0:
+                yield item
+            elif kind == 1:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()
+        thread.join()
 
 
 # ------------------------------------------------------------------------------------- arrays
@@ -380,6 +440,20 @@ class ParquetSource(Source):
     def _begin_pass(self):
         self._open_file = (None, None)
 
+    def _sequential(self):
+        """File order: a row group larger than a unit is streamed once, in unit-sized parts."""
+        units = self.units()
+        i = 0
+        while i < len(units):
+            j = i
+            while j + 1 < len(units) and (units[j + 1].file, units[j + 1].group) == (units[i].file, units[i].group):
+                j += 1
+            if j == i:
+                yield self.read(units[i])
+            else:
+                yield from self._read_parts(units[i : j + 1])
+            i = j + 1
+
     def _file(self, i):
         import pyarrow.parquet as pq
 
@@ -388,32 +462,62 @@ class ParquetSource(Source):
             self._open_file = (i, pq.ParquetFile(self.files[i], buffer_size=1 << 20, pre_buffer=False))
         return self._open_file[1]
 
+    def _batches(self, unit):
+        """pyarrow record batches of unit-size parts of ``unit``'s row group, from its start."""
+        return self._file(unit.file).iter_batches(batch_size=self.unit_rows, row_groups=[unit.group],
+                                                  columns=self._columns, use_threads=True)
+
+    def _failed(self, unit, exc):
+        self._open_file = (None, None)
+        return DataError(f"{self.files[unit.file]}: cannot read row group {unit.group} (rows {unit.row + 1} to "
+                         f"{unit.row + unit.rows}): {_reason(exc)}.")
+
     def _read(self, unit):
         import pyarrow as pa
 
-        path = self.files[unit.file]
         try:
-            pf = self._file(unit.file)
             if unit.start == 0 and unit.stop == self._meta[unit.file][unit.group]:
-                table = pf.read_row_group(unit.group, columns=self._columns, use_threads=True)
-            else:  # a part of a row group larger than the unit size: stream it in batches of unit size
+                table = self._file(unit.file).read_row_group(unit.group, columns=self._columns, use_threads=True)
+            else:  # a part of a row group larger than the unit size: stream the group up to it
                 parts, at = [], 0
-                for batch in pf.iter_batches(batch_size=self.unit_rows, row_groups=[unit.group],
-                                             columns=self._columns, use_threads=True):
+                for batch in self._batches(unit):
                     lo, hi = max(unit.start, at), min(unit.stop, at + batch.num_rows)
                     if lo < hi:
                         parts.append(batch.slice(lo - at, hi - lo))
                     at += batch.num_rows
                     if at >= unit.stop:
                         break
-                table = pa.Table.from_batches(parts)
+                table = pa.Table.from_batches(parts, schema=parts[0].schema) if parts else None
         except (pa.ArrowException, OSError) as exc:
-            self._open_file = (None, None)
-            raise DataError(f"{path}: cannot read row group {unit.group} (rows {unit.row + 1} to "
-                            f"{unit.row + unit.rows}): {_reason(exc)}.") from None
-        if table.num_rows != unit.rows:
-            raise DataError(f"{path}: row group {unit.group} has {table.num_rows} rows, not the {unit.rows} its "
-                            f"metadata promised; was the file changed while it was read?")
+            raise self._failed(unit, exc) from None
+        return self._chunk(unit, table)
+
+    def _read_parts(self, units):
+        """The units of one row group (consecutive parts), streamed in one pass over the group."""
+        import pyarrow as pa
+
+        it = iter(units)
+        unit, at, parts = next(it), 0, []
+        try:
+            for batch in self._batches(unit):
+                while batch.num_rows:
+                    take = min(unit.stop - at, batch.num_rows)
+                    parts.append(batch.slice(0, take))
+                    batch, at = batch.slice(take), at + take
+                    if at == unit.stop:
+                        yield self._chunk(unit, pa.Table.from_batches(parts))
+                        parts, unit = [], next(it, None)
+                        if unit is None:
+                            return
+        except (pa.ArrowException, OSError) as exc:
+            raise self._failed(unit, exc) from None
+        raise self._chunk(unit, None)  # the group ended early: the error of a short read
+
+    def _chunk(self, unit, table):
+        path = self.files[unit.file]
+        if table is None or table.num_rows != unit.rows:
+            raise DataError(f"{path}: row group {unit.group} has fewer rows than the {unit.stop} its metadata "
+                            f"promised; was the file changed while it was read?")
         values = []
         for name in self._columns:
             col = table.column(name)
