@@ -379,7 +379,7 @@ class _Runner:
         if chunk.cols is not None and obj._numba:
             from . import _kernels
 
-            bad = _kernels.columns_to_rows(chunk.cols, chunk.y, X, Y, r0)
+            bad = not _kernels.columns_to_rows(chunk.cols, chunk.y, X, Y, r0)
         else:
             X[r0 : r0 + chunk.n] = chunk.rows()
             Y[r0 : r0 + chunk.n] = chunk.y
