@@ -70,9 +70,11 @@ def columns_loss_grad(model, cols, y, bias, w, out, want_grad):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def columns_to_rows(cols, y, X, Y, r0):
-    """X[r0 + i, k] = cols[k][i], Y[r0 + i] = y[i]; returns True when every value copied is finite
-    (the sum of v * 0 is 0 exactly when no v is infinite or NaN)."""
+def columns_to_rows(cols, y, X, Y, pos):
+    """X[pos[i], k] = cols[k][i], Y[pos[i]] = y[i]: the chunk's rows written where the epoch visits
+    them (a shuffle buffer is filled already in its shuffled order, so the steps then read it
+    front to back). Returns True when every value copied is finite (the sum of v * 0 is 0 exactly
+    when no v is infinite or NaN)."""
     m = y.size
     d = len(cols)
     acc = 0.0
@@ -82,10 +84,10 @@ def columns_to_rows(cols, y, X, Y, r0):
             c = cols[k]
             for r in range(lo, hi):
                 v = c[r]
-                X[r0 + r, k] = v
+                X[pos[r], k] = v
                 acc += v * 0.0
     for r in range(m):
         v = y[r]
-        Y[r0 + r] = v
+        Y[pos[r]] = v
         acc += v * 0.0
     return acc == 0.0

@@ -355,6 +355,7 @@ class _Runner:
     def __init__(self, objective, inner):
         self.obj = objective
         self.inner = inner
+        self.buffer = None
 
     def __call__(self, objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
         if order is None:
@@ -373,37 +374,46 @@ class _Runner:
         return True
 
     # --- blocks of rows, in the epoch's order ----------------------------------------------------
-    def _rows_of(self, chunk, X, Y, r0):
-        """Copy ``chunk`` into rows r0.. of (X, Y), checking every value on the way."""
+    def _rows_of(self, chunk, X, Y, pos):
+        """Copy ``chunk``'s rows to rows ``pos`` of (X, Y), checking every value on the way."""
         obj = self.obj
         if chunk.cols is not None and obj._numba:
             from . import _kernels
 
-            bad = not _kernels.columns_to_rows(chunk.cols, chunk.y, X, Y, r0)
+            bad = not _kernels.columns_to_rows(chunk.cols, chunk.y, X, Y, pos)
         else:
-            X[r0 : r0 + chunk.n] = chunk.rows()
-            Y[r0 : r0 + chunk.n] = chunk.y
-            bad = 0 if chunk.X is not None else int(np.count_nonzero(~np.isfinite(X[r0 : r0 + chunk.n]))
-                                                   + np.count_nonzero(~np.isfinite(Y[r0 : r0 + chunk.n])))
+            X[pos] = chunk.rows()
+            Y[pos] = chunk.y
+            bad = chunk.X is None and not (np.isfinite(X[pos]).all() and np.isfinite(Y[pos]).all())
         if bad:
             obj.source.explain(chunk)
+
+    def _buffer(self, rows):
+        """The row buffer, allocated once per run (first-touch page faults are paid once)."""
+        if self.buffer is None or len(self.buffer[1]) < rows:
+            src = self.obj.source
+            self.buffer = (np.empty((rows, src.n_features), dtype=src.dtype), np.empty(rows, dtype=src.dtype))
+        return self.buffer
 
     def _blocks(self, order: StreamOrder):
         """(X, y, local order or None, rows) blocks whose concatenated visits are the epoch's row order."""
         obj = self.obj
         src = obj.source
-        d = obj.n_features
         if order.shuffle == "block":
             rng, buffers = block_plan(src, order.seed, order.epoch)
             units = src.units()
-            X = np.empty((src.buffer_rows, d), dtype=src.dtype)
-            Y = np.empty(src.buffer_rows, dtype=src.dtype)
+            X, Y = self._buffer(src.buffer_rows)
             for buf in buffers:
-                r = 0
+                # the buffer's row permutation, drawn first: each row is written where it is visited
+                r = sum(units[i].rows for i in buf)
+                perm = rng.permutation(r)
+                where = np.empty(r, dtype=np.int64)
+                where[perm] = np.arange(r)
+                at = 0
                 for chunk in obj._chunks([units[i] for i in buf]):
-                    self._rows_of(chunk, X, Y, r)
-                    r += chunk.n
-                yield X[:r], Y[:r], rng.permutation(r), r
+                    self._rows_of(chunk, X, Y, where[at : at + chunk.n])
+                    at += chunk.n
+                yield X[:r], Y[:r], None, r
             return
         if order.shuffle:  # an in-memory source (ds.data.arrays): the in-memory permutation itself
             from ..loop import _epoch_order
@@ -411,15 +421,12 @@ class _Runner:
             perm = _epoch_order("numba" if obj._numba else "numpy")(src.n_rows, order.epoch, order.seed, True)
             yield src.X, src.y, perm, src.n_rows
             return
-        X = Y = None
         for chunk in obj._chunks():
             if chunk.X is not None:
                 yield chunk.X, chunk.y, None, chunk.n
                 continue
-            if X is None or len(X) < chunk.n:
-                X = np.empty((max(chunk.n, src.unit_rows if src.seekable else chunk.n), d), dtype=src.dtype)
-                Y = np.empty(len(X), dtype=src.dtype)
-            self._rows_of(chunk, X, Y, 0)
+            X, Y = self._buffer(max(chunk.n, src.unit_rows if src.seekable else chunk.n))
+            self._rows_of(chunk, X, Y, np.arange(chunk.n))
             yield X[: chunk.n], Y[: chunk.n], None, chunk.n
 
     # --- steps over the blocks, batches carried across block edges --------------------------------
