@@ -160,6 +160,39 @@ def test_full_batch_logistic_and_float32_equal_in_memory(clf, tmp_path):
     np.testing.assert_allclose(a.w, b.w, rtol=1e-10)
 
 
+def test_integer_and_float32_columns_are_read_as_the_asked_dtype(reg, tmp_path):
+    X, y, _ = reg
+    Xt = X.copy()
+    Xt[:, 3] = np.round(Xt[:, 3] * 10)
+    Xt[:, 1] = Xt[:, 1].astype(np.float32)
+    path = write_parquet(tmp_path / "mixed.parquet", Xt, y, types={"x3": pa.int64(), "x1": pa.float32()})
+    src = ds.data.parquet(path, target="y", memory="64kB")
+    a = ds.minimize(ds.LinearRegression(src), np.zeros(D + 1), optimizer=optim.SGD(lr=0.01), epochs=3)
+    b = ds.minimize(ds.LinearRegression(Xt, y), np.zeros(D + 1), optimizer=optim.SGD(lr=0.01), epochs=3,
+                    backend="numpy")
+    np.testing.assert_allclose(a.w, b.w, rtol=1e-10)
+    c = ds.minimize(ds.LinearRegression(src), np.zeros(D + 1), optimizer=optim.SGD(lr=0.01), epochs=1,
+                    batch_size=16, shuffle="block")
+    assert c.status == "max_epochs"
+
+
+def test_stream_progress_shows_rows_per_second(reg):
+    import io
+
+    from rich.console import Console
+
+    X, y, path = reg
+    out = io.StringIO()
+    bar = engine.StreamProgress("fit", console=Console(file=out, force_terminal=True, width=120), transient=False)
+    rows = []
+    obj = ds.LinearRegression(ds.data.parquet(path, target="y", memory="64kB"))
+    obj._listeners.append(rows.append)
+    ds.minimize(obj, np.zeros(D + 1), batch_size=100, epochs=2, shuffle="block", callbacks=[bar])
+    assert sum(rows) == 5 * 2000  # three boundary passes and two epochs of steps
+    assert bar.bar.tasks[0].completed == 5 * 2000 == bar.bar.tasks[0].total
+    assert "rows/s" in out.getvalue() and obj._listeners == [rows.append]
+
+
 def test_full_batch_reads_the_data_once_per_epoch(reg):
     X, y, path = reg
     src = ds.data.parquet(path, target="y", memory="64kB")

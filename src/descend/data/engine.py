@@ -16,10 +16,12 @@ without numba) as if it were a small in-memory data set.
   ``shuffle=False`` the steps are the in-memory steps, bit for bit on the same runner.
   ``shuffle="block"`` (CorgiPile, Xu et al., SIGMOD 2022) draws from ``(seed, epoch)`` a
   permutation of the source's units (Parquet row groups, or parts of them), fills a buffer of
-  ``source.buffer_rows`` rows (5/8 of the memory budget) with consecutive units of that
-  permutation, and visits each buffer's rows in a random permutation; :func:`block_order` is the
-  resulting order of every row, so a run is reproducible from the seed and resumes from a
-  checkpoint bit-identically. ``shuffle=True`` (one random read per row) is refused.
+  ``source.buffer_rows`` rows (half the memory budget) with consecutive units of that
+  permutation, and visits each buffer's rows in a random permutation (drawn before the buffer is
+  filled, so each row is written where it is visited and the steps read the buffer front to
+  back); :func:`block_order` is the resulting order of every row, so a run is reproducible from
+  the seed and resumes from a checkpoint bit-identically. ``shuffle=True`` (one random read per
+  row) is refused; an in-memory ``ds.data.arrays`` source takes it (the in-memory permutation).
 - The epoch-boundary loss of a mini-batch run is one more pass over the chunks (never a load of
   the data); the weights change with every step, so it cannot share the steps' pass.
 - A non-finite value in the data is found when its chunk is read (by the copy into the row

@@ -333,7 +333,9 @@ def _column_values(col, dtype):
     if isinstance(col, pa.ChunkedArray):
         col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
     if col.type != (pa.float64() if dtype == np.float64 else pa.float32()):
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
+        values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
+        values.flags.writeable = False  # like the zero-copy views: one array type for the compiled kernels
+        return values
     return col.to_numpy(zero_copy_only=True)
 
 
