@@ -217,6 +217,10 @@ def test_file_order_minibatches_are_the_in_memory_steps_exactly(reg, batch_size)
     np.testing.assert_array_equal(a.w, b.w)  # the same compiled steps on the same rows: bit for bit
     np.testing.assert_array_equal(a.history.step_loss, b.history.step_loss)
     np.testing.assert_allclose(a.w, c.w, rtol=1e-10, atol=1e-12)
+    d = ds.minimize(streamed, np.zeros(D + 1), optimizer=opt, batch_size=batch_size, epochs=2, shuffle=False,
+                    backend="numpy")
+    assert d.backend == "stream-numpy"
+    np.testing.assert_allclose(d.w, c.w, rtol=1e-12, atol=1e-14)
 
 
 def test_gzip_csv_minibatches_equal_in_memory(reg, tmp_path):
@@ -312,6 +316,18 @@ def test_streamed_csv_errors_are_the_in_memory_readers(reg, tmp_path, bad, suffi
         ds.minimize(ds.LinearRegression(src), np.zeros(D + 1), batch_size=None, epochs=1)
     assert str(streamed.value) == str(in_memory.value)
     assert f"row {bad[0] + 1}," in str(streamed.value)
+
+
+@pytest.mark.parametrize("text", ["", "x0,x1,y\n", "x0,x1,y\n1,2,3\n", "y\n1\n2\n", "x0,x1\n1,2\n3,4\n"],
+                         ids=["empty", "header-only", "one-row", "target-only", "no-target"])
+def test_streamed_csv_header_errors_are_the_in_memory_readers(tmp_path, text):
+    path = tmp_path / "h.csv"
+    path.write_text(text)
+    with pytest.raises((DataError, ParameterError)) as in_memory:
+        ds.datasets.read_csv(path, "y")
+    with pytest.raises(type(in_memory.value)) as streamed:
+        ds.LinearRegression(ds.data.csv(path, target="y")).n_samples
+    assert str(streamed.value) == str(in_memory.value)
 
 
 def test_parquet_missing_and_non_finite_values_are_named(reg, tmp_path):
