@@ -16,10 +16,11 @@ without numba) as if it were a small in-memory data set.
   ``shuffle=False`` the steps are the in-memory steps, bit for bit on the same runner.
   ``shuffle="block"`` (CorgiPile, Xu et al., SIGMOD 2022) draws from ``(seed, epoch)`` a
   permutation of the source's units (Parquet row groups, or parts of them), fills a buffer of
-  ``source.buffer_rows`` rows (half the memory budget) with consecutive units of that
+  ``source.buffer_rows`` rows (a third of the memory budget) with consecutive units of that
   permutation, and visits each buffer's rows in a random permutation (drawn before the buffer is
   filled, so each row is written where it is visited and the steps read the buffer front to
-  back); :func:`block_order` is the resulting order of every row, so a run is reproducible from
+  back). Two buffers alternate: a background thread reads and fills the next while the steps
+  run through this one; :func:`block_order` is the resulting order of every row, so a run is reproducible from
   the seed and resumes from a checkpoint bit-identically. ``shuffle=True`` (one random read per
   row) is refused; an in-memory ``ds.data.arrays`` source takes it (the in-memory permutation).
 - The epoch-boundary loss of a mini-batch run is one more pass over the chunks (never a load of
@@ -157,8 +158,8 @@ class _Streamed:
                 raise DataError(f"{self.source._where(chunk)}row {chunk.row + r + 1}, column "
                                 f"{self.source.target!r}: LogisticRegression needs labels 0 and 1; got {y[r]:g}.")
 
-    def _chunks(self, units=None):
-        for chunk in self.source.chunks(units):
+    def _chunks(self, units=None, prefetch=True):
+        for chunk in self.source.chunks(units, prefetch=prefetch):
             self._check_labels(chunk)
             yield chunk
 
@@ -357,7 +358,7 @@ class _Runner:
     def __init__(self, objective, inner):
         self.obj = objective
         self.inner = inner
-        self.buffer = None
+        self.buffers = []
 
     def __call__(self, objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
         if order is None:
@@ -390,12 +391,13 @@ class _Runner:
         if bad:
             obj.source.explain(chunk)
 
-    def _buffer(self, rows):
-        """The row buffer, allocated once per run (first-touch page faults are paid once)."""
-        if self.buffer is None or len(self.buffer[1]) < rows:
+    def _buffer(self, i, rows):
+        """Row buffer ``i``, allocated once per run (first-touch page faults are paid once)."""
+        if len(self.buffers) <= i or len(self.buffers[i][1]) < rows:
             src = self.obj.source
-            self.buffer = (np.empty((rows, src.n_features), dtype=src.dtype), np.empty(rows, dtype=src.dtype))
-        return self.buffer
+            buf = (np.empty((rows, src.n_features), dtype=src.dtype), np.empty(rows, dtype=src.dtype))
+            self.buffers[i:i + 1] = [buf]
+        return self.buffers[i]
 
     def _blocks(self, order: StreamOrder):
         """(X, y, local order or None, rows) blocks whose concatenated visits are the epoch's row order."""
@@ -404,17 +406,22 @@ class _Runner:
         if order.shuffle == "block":
             rng, buffers = block_plan(src, order.seed, order.epoch)
             units = src.units()
-            X, Y = self._buffer(src.buffer_rows)
-            for buf in buffers:
-                # the buffer's row permutation, drawn first: each row is written where it is visited
+            slots = [self._buffer(i, src.buffer_rows) for i in range(2)]
+
+            def fill(slot, buf):  # in the background thread, while the steps run through the other slot
+                X, Y = slots[slot]
                 r = sum(units[i].rows for i in buf)
-                perm = rng.permutation(r)
+                perm = rng.permutation(r)  # drawn first: each row is written where the epoch visits it
                 where = np.empty(r, dtype=np.int64)
                 where[perm] = np.arange(r)
                 at = 0
-                for chunk in obj._chunks([units[i] for i in buf]):
+                for chunk in obj._chunks([units[i] for i in buf], prefetch=False):
                     self._rows_of(chunk, X, Y, where[at : at + chunk.n])
                     at += chunk.n
+                return r
+
+            for slot, r in _pipeline(buffers, fill, len(slots)):
+                X, Y = slots[slot]
                 yield X[:r], Y[:r], None, r
             return
         if order.shuffle:  # an in-memory source (ds.data.arrays): the in-memory permutation itself
@@ -427,7 +434,7 @@ class _Runner:
             if chunk.X is not None:
                 yield chunk.X, chunk.y, None, chunk.n
                 continue
-            X, Y = self._buffer(max(chunk.n, src.unit_rows if src.seekable else chunk.n))
+            X, Y = self._buffer(0, max(chunk.n, src.unit_rows if src.seekable else chunk.n))
             self._rows_of(chunk, X, Y, np.arange(chunk.n))
             yield X[: chunk.n], Y[: chunk.n], None, chunk.n
 
@@ -475,6 +482,50 @@ class _Runner:
         if carry is not None and not run(carry[0], carry[1], np.arange(len(carry[1])), 1):
             return False
         return True
+
+
+def _pipeline(tasks, work, n_slots):
+    """(slot, work(slot, task)) for each task in order, the work done in a background thread up to
+    ``n_slots`` tasks ahead: a slot is handed back (free to be filled again) when the consumer asks
+    for the next one. Errors are raised in order, where their result would have come."""
+    import queue
+    import threading
+
+    free, ready = queue.Queue(), queue.Queue()
+    for i in range(n_slots):
+        free.put(i)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for task in tasks:
+                while True:
+                    if stop.is_set():
+                        return
+                    try:
+                        slot = free.get(timeout=0.05)
+                        break
+                    except queue.Empty:
+                        continue
+                ready.put((0, slot, work(slot, task)))
+            ready.put((1, None, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put((2, None, exc))
+
+    thread = threading.Thread(target=produce, name="descend-fill", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, slot, result = ready.get()
+            if kind == 1:
+                return
+            if kind == 2:
+                raise result
+            yield slot, result
+            free.put(slot)
+    finally:
+        stop.set()
+        thread.join()
 
 
 # ---------------------------------------------------------------------------------- progress bar

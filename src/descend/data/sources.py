@@ -11,8 +11,9 @@ column.
 
 The budget (``memory="256MB"``) is split so that the process never holds more than it: a unit
 is at most 1/6 of it, and at most three are held at once (the one in use, the next one read ahead
-by a background thread while the kernels work, and one being read); a shuffle buffer of
-``shuffle="block"`` takes at most the other half.
+by a background thread while the kernels work, and one being read). ``shuffle="block"`` holds two
+shuffle buffers of a third of it each (one filled while the steps run through the other) and
+one unit being read into them.
 
 What a reader checks, and when: the header, the columns and their types when the source is
 made (metadata only); missing values and labels when a chunk is read; non-finite values when
@@ -38,7 +39,7 @@ __all__ = ["Source", "Chunk", "Unit", "arrays", "csv", "parquet", "parse_memory"
 
 DEFAULT_MEMORY = "256MB"
 UNIT_SHARE = 6       # one unit: at most budget / UNIT_SHARE (three are held at once: in use, queued, being read)
-BUFFER_SHARE = 1 / 2  # the shuffle buffer of shuffle="block": at most this share of the budget
+BUFFER_SHARE = 1 / 3  # a shuffle buffer of shuffle="block" (two: one filled while the other is stepped through)
 MIN_MEMORY = 64_000
 ROW_GROUP_ROWS = 65536   # `convert` writes row groups of this many rows ...
 ROW_GROUP_BYTES = 16e6   # ... or fewer, so that one row group holds at most 16 MB of numbers
@@ -141,7 +142,8 @@ class Source:
 
     @property
     def buffer_rows(self) -> int:
-        """Rows of the shuffle buffer of ``shuffle="block"``: half the budget (at least one unit)."""
+        """Rows of a shuffle buffer of ``shuffle="block"``: a third of the budget (at least one unit); two
+        buffers alternate, one filled by a background thread while the steps run through the other."""
         return max(self.unit_rows, int(self.memory * BUFFER_SHARE) // self.row_bytes)
 
     # --- reading ------------------------------------------------------------------------------
