@@ -63,6 +63,8 @@ def _n_params(objective, w) -> int:
 def _hessian_affordable(objective, n: int) -> bool:
     if not _exact_hessian(objective):
         return n <= FD_MAX_PARAMS
+    if getattr(objective, "streamed", False):  # rows on disk: the exact Hessian is one pass, Lanczos two per step
+        return n <= EXACT_MAX_PARAMS
     return n <= EXACT_MAX_PARAMS and (objective.n_samples or 1) * n * n <= EXACT_MAX_FLOPS
 
 

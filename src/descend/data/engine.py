@@ -124,6 +124,7 @@ class _Streamed:
     """Mixin: a linear model whose rows come from a source (see the module docstring)."""
 
     _base = None
+    streamed = True  # diagnose: an exact Hessian costs one pass over the data (Lanczos: two per step)
 
     def __init__(self, source, y=None, bias: bool = True):
         if y is not None:
