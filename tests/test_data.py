@@ -193,7 +193,7 @@ def test_stream_progress_shows_rows_per_second(reg):
     assert "rows/s" in out.getvalue() and obj._listeners == [rows.append]
 
 
-def test_full_batch_reads_the_data_once_per_epoch(reg):
+def test_full_batch_reads_the_data_once_per_epoch(reg, monkeypatch):
     X, y, path = reg
     src = ds.data.parquet(path, target="y", memory="64kB")
     obj = ds.LinearRegression(src)
@@ -201,6 +201,11 @@ def test_full_batch_reads_the_data_once_per_epoch(reg):
     obj._listeners.append(rows.append)
     ds.minimize(obj, np.zeros(D + 1), batch_size=None, epochs=5)
     assert sum(rows) == 6 * 2000  # 5 steps, each on the pass its boundary made, plus the final boundary
+    rows.clear()
+    monkeypatch.setattr(ds.diagnose, "EXACT_MAX_FLOPS", 1.0)  # as if the file were large
+    res = ds.minimize(obj, np.zeros(D + 1), optimizer=optim.SGD(lr=1e-3), batch_size=None, epochs=5)
+    assert res.verdict == "too_slow" and "λmax" in res.message  # the curvature behind the advice ...
+    assert sum(rows) <= 7 * 2000  # ... from one exact pass, not Lanczos' two passes per iteration
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 2000])
