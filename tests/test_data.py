@@ -133,7 +133,8 @@ def test_source_arguments_are_checked(reg, tmp_path):
 # ----------------------------------------------------------------------- the in-memory numbers
 
 
-@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: repr(o).split("(")[0] + str(id(o) % 7))
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=["sgd", "momentum", "nesterov", "adam", "adamw", "nadam", "rmsprop",
+                                                  "adagrad", "adadelta"])
 def test_full_batch_equals_in_memory_for_every_optimizer(reg, opt):
     X, y, path = reg
     streamed = ds.LinearRegression(ds.data.parquet(path, target="y", memory="64kB"))
