@@ -15,4 +15,8 @@ def explore(host, port, no_browser):
     """The lecture and the test landscapes in the browser, run by descend (Ctrl-C stops)."""
     from . import serve
 
-    serve(host=host, port=port, open_browser=not no_browser)
+    try:
+        serve(host=host, port=port, open_browser=not no_browser)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an error
+        pass
+    click.echo("descend explore: stopped.")

@@ -432,6 +432,7 @@
   }
 
   function requestRun() {
+    if (app.inFlight && JSON.stringify(request()) === app.inFlightBody) return;  // that one is on its way
     app.pending = true;
     if (!app.inFlight) runNow();
   }
@@ -440,8 +441,9 @@
     app.pending = false; app.inFlight = true;
     const t0 = performance.now();
     const req = request();
+    app.inFlightBody = JSON.stringify(req);
     try {
-      const res = await getJSON("/api/run", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+      const res = await getJSON("/api/run", { method: "POST", headers: { "Content-Type": "application/json" }, body: app.inFlightBody });
       if (res.scene === app.scene) {
         app.result = res; app.frame = maxFrame(); app.playing = false; $("play").textContent = "Play";
         $("error").textContent = "";
