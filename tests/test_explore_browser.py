@@ -107,6 +107,17 @@ def test_lecture_lr_past_the_stable_limit_diverges_then_converges(page, server):
     assert q["scene"] == ["lecture"] and q["opt"][0].startswith("sgd,lr=0.01")
     shot(page, "lecture-converged")
 
+    # a click on the curve moves the start w0 there
+    plot = page.locator("#plot")
+    box = plot.bounding_box()
+    area = {k: float(plot.get_attribute(f"data-{k}")) for k in ("left", "top", "width", "height")}
+    curve_w = page.evaluate("window.explore.result.curve.w")
+    lo, hi = curve_w[0], curve_w[-1]  # the range of the cost curve the server sampled
+    with page.expect_response(lambda r: r.url.endswith("/api/run")) as resp:
+        page.mouse.click(box["x"] + area["left"] + 0.75 * area["width"], box["y"] + area["top"] + 0.5 * area["height"])
+    run_w = resp.value.json()["runs"][0]["w"]
+    assert abs(run_w[0][0] - (lo + 0.75 * (hi - lo))) <= 1.5 * (hi - lo) / area["width"]
+
 
 def test_click_on_himmelblau_starts_the_race_there(page, server):
     page.goto(server.url + "?scene=himmelblau")

@@ -147,11 +147,14 @@ def _points(a) -> list:
     return [[float(v) for v in p] for p in np.asarray(a, dtype=np.float64).reshape(-1, 2)]
 
 
-@functools.lru_cache(maxsize=None)
 def scene(name: str) -> dict:
     """The picture of scene ``name``: for the lecture its minimum and stable rate; for 2-D scenes a
     contour grid ``z[j][i] = f(x[i], y[j])`` over ``bounds`` and the known special points."""
-    name = _scene_name(name)
+    return _scene(_scene_name(name))  # cached per canonical name: one entry per scene at most
+
+
+@functools.lru_cache(maxsize=None)
+def _scene(name: str) -> dict:
     obj = _objective(name)
     out = {"id": name, "title": _titles()[name], "kind": "curve" if name == "lecture" else "contour",
            "defaults": _defaults(name)}

@@ -500,7 +500,7 @@
     const data = await loadScene(name);
     $("title").textContent = meta.title;
     $("plot-caption").textContent = data.kind === "curve"
-      ? "the cost curve and the iterates on it (○ the start); drag the lr slider past the red mark"
+      ? "the cost curve and the iterates on it (○ the start; click to move it); drag the lr slider past the red mark"
       : "contours of the cost (+ minima, × saddles); click to start there";
     const d = meta.defaults;
     $("steps").value = preset && preset.steps ? preset.steps : d.steps;
@@ -535,7 +535,7 @@
 
   function onPlotClick(ev) {
     const data = app.sceneData[app.scene], f = app.plotFrame;
-    if (!data || data.kind !== "contour" || !f) return;
+    if (!data || !f) return;
     const rect = $("plot").getBoundingClientRect();
     const px = ev.clientX - rect.left, py = ev.clientY - rect.top;
     const c = { pw: rect.width - PAD.left - PAD.right, ph: rect.height - PAD.top - PAD.bottom };
@@ -543,7 +543,8 @@
     if (u < 0 || u > 1 || v < 0 || v > 1) return;
     const x = f.x0 + u * (f.x1 - f.x0), y = f.y1 - v * (f.y1 - f.y0);
     const q = (val, span) => { const s = Math.pow(10, Math.floor(Math.log10(span / 1000))); return Math.round(val / s) * s; };
-    $("start").value = `${fmt(q(x, f.x1 - f.x0), 6)}, ${fmt(q(y, f.y1 - f.y0), 6)}`;
+    $("start").value = data.kind === "curve" ? fmt(q(x, f.x1 - f.x0), 6)  // the lecture: the click's w
+      : `${fmt(q(x, f.x1 - f.x0), 6)}, ${fmt(q(y, f.y1 - f.y0), 6)}`;
     requestRun();
   }
 
