@@ -178,6 +178,11 @@ def test_play_step_reset_and_a_bad_value_shows_the_servers_error(page, server):
     page.click("#step")
     page.click("#step")
     expect(frame).to_have_text("epoch 2 of 40")
+    loss = page.locator("#loss")  # the loss chart is linked: a press on it scrubs to that step
+    box = loss.bounding_box()
+    area = {k: float(loss.get_attribute(f"data-{k}")) for k in ("left", "top", "width", "height")}
+    page.mouse.click(box["x"] + area["left"] + 0.5 * area["width"], box["y"] + area["top"] + 0.5 * area["height"])
+    expect(frame).to_have_text("epoch 20 of 40")
     page.click("#play")
     expect(frame).to_have_text("epoch 40 of 40")
     expect(page.locator("#play")).to_have_text("Play")

@@ -246,6 +246,8 @@
     const xf = f.px(Math.min(app.frame, n - 1));
     ctx.strokeStyle = "rgba(0,0,0,0.3)"; ctx.setLineDash([4, 4]); ctx.beginPath(); ctx.moveTo(xf, PAD.top); ctx.lineTo(xf, PAD.top + c.ph); ctx.stroke();
     ctx.restore();
+    app.lossFrame = f;
+    Object.assign(canvas.dataset, { x0: f.x0, x1: f.x1, left: PAD.left, top: PAD.top, width: c.pw, height: c.ph });
     const what = offset !== 0 ? `loss − ${fmt(offset, 5)} (the minimum)` : "loss";
     drawAxes(c, f, res.scene.startsWith("lecture") ? "epoch" : "step", ylog ? what + " (log)" : what);
   }
@@ -548,6 +550,16 @@
     requestRun();
   }
 
+  // The loss chart is linked to the picture: press and drag on it to scrub to a step.
+  function onLossScrub(ev) {
+    if (!(ev.buttons & 1) || !app.result || !app.lossFrame) return;
+    const f = app.lossFrame, rect = $("loss").getBoundingClientRect();
+    const u = (ev.clientX - rect.left - PAD.left) / (rect.width - PAD.left - PAD.right);
+    app.playing = false; $("play").textContent = "Play";
+    app.frame = Math.max(0, Math.min(maxFrame(), Math.round(f.x0 + u * (f.x1 - f.x0))));
+    draw();
+  }
+
   async function init() {
     try {
       app.catalogue = await getJSON("/api/catalogue");
@@ -575,6 +587,8 @@
     });
     $("reset").addEventListener("click", () => { app.playing = false; $("play").textContent = "Play"; app.frame = 0; draw(); });
     $("plot").addEventListener("click", onPlotClick);
+    $("loss").addEventListener("mousedown", onLossScrub);
+    $("loss").addEventListener("mousemove", onLossScrub);
     const preset = fromURL();
     const first = preset.scene && app.scenes[preset.scene] ? preset.scene : "lecture";
     if (preset.scene && !app.scenes[preset.scene]) $("error").textContent = `error: unknown scene ${preset.scene}`;
