@@ -82,7 +82,6 @@ def test_lecture_past_the_stable_rate_bounces_outward_and_says_diverged(client):
     direct = ds.minimize(ds.LinearRegression(*ds.datasets.lecture(), bias=False), [1.0],
                          optimizer=ds.optim.SGD(lr=0.2), epochs=100)
     assert run["message"] == direct.message  # the library's own words
-    assert "2/λmax ≈ 0.1333" in run["message"]
     assert min(r["curve"]["w"]) <= -14 and max(r["curve"]["w"]) >= 34  # the curve covers every bounce
 
 

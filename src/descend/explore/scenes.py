@@ -58,7 +58,7 @@ SCENES = ("lecture", "lecture-bias", *functions.NAMES)
 
 def optimizer_names() -> list[str]:
     """The optimizer names :func:`descend.optim.from_name` accepts, in the registry's order."""
-    registry = getattr(optim, "OPTIMIZERS", None)  # the single name registry, once it exists
+    registry = getattr(optim, "CHOICES", None)  # the single name registry, once it exists
     if registry is not None:
         return list(registry)
     return [*optim.NAMES, "momentum", "nesterov"]
