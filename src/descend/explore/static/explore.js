@@ -117,8 +117,19 @@
     const nx = data.x.length, ny = data.y.length;
     let lo = Infinity, hi = -Infinity;
     for (const row of data.z) for (const v of row) if (v !== null) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    // Bounded below (a known minimum): bands of log(z - zmin), which open up the valleys. Unbounded
+    // (saddles): bands of equal area, by rank.
     const delta = Math.max((hi - lo) * 1e-3, 1e-12);
     const L0 = Math.log(delta), L1 = Math.log(hi - lo + delta);
+    const bounded = data.min_value !== null && data.min_value !== undefined;
+    const sorted = [];
+    if (!bounded) { for (const row of data.z) for (const v of row) if (v !== null) sorted.push(v); sorted.sort((a, b) => a - b); }
+    const rank = (v) => {  // the fraction of grid values below v
+      let a = 0, b = sorted.length;
+      while (a < b) { const m = (a + b) >> 1; if (sorted[m] < v) a = m + 1; else b = m; }
+      return a / Math.max(1, sorted.length - 1);
+    };
+    const level = (v) => (bounded ? (Math.log(v - lo + delta) - L0) / (L1 - L0) : rank(v));
     const canvas = document.createElement("canvas");
     canvas.width = nx; canvas.height = ny;
     const ctx = canvas.getContext("2d"), img = ctx.createImageData(nx, ny);
@@ -127,7 +138,7 @@
       for (let i = 0; i < nx; i++) {
         const v = data.z[j][i], p = ((ny - 1 - j) * nx + i) * 4;
         if (v === null) { img.data[p + 3] = 0; continue; }
-        const t = Math.floor((Math.log(v - lo + delta) - L0) / (L1 - L0) * bands) / bands;
+        const t = Math.floor(level(v) * bands) / bands;
         const [r, g, b] = ramp(t);
         img.data[p] = r; img.data[p + 1] = g; img.data[p + 2] = b; img.data[p + 3] = 255;
       }
@@ -357,6 +368,7 @@
     mark.style.display = "block";
     const thumb = 16, width = 220;  // the range input's thumb travels width - thumb pixels
     mark.style.left = (thumb / 2 + t * (width - thumb)) + "px";
+    mark.classList.toggle("flip", t > 0.5);  // the label on the side with room
     const here = app.scene.startsWith("lecture") ? "" : " at the start";
     mark.textContent = `2/λmax${here} = ${fmt(stable, 4)}`;
     mark.title = "plain gradient descent diverges above this learning rate (descend.diagnose.stable_lr)";
