@@ -32,9 +32,10 @@ def _no_constants(token):
     raise ParameterError(f"the request body is not valid JSON: {token} is not a finite number.")
 
 
-def create_app(allowed_hosts=LOCAL_HOSTS):
+def create_app(allowed_hosts=LOCAL_HOSTS, concurrent_runs: int = 2):
     """The Starlette application. ``allowed_hosts``: the Host headers it answers (the loopback
-    names by default, which also shuts out DNS-rebinding pages); ``("*",)`` for any."""
+    names by default, which also shuts out DNS-rebinding pages); ``("*",)`` for any. At most
+    ``concurrent_runs`` requests compute at once; the others wait their turn."""
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
@@ -43,6 +44,12 @@ def create_app(allowed_hosts=LOCAL_HOSTS):
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
+
+    slots = threading.BoundedSemaphore(concurrent_runs)
+
+    def compute(payload):
+        with slots:
+            return scenes.run(payload)
 
     def error(status, message):
         return JSONResponse({"error": message}, status_code=status)
@@ -79,7 +86,7 @@ def create_app(allowed_hosts=LOCAL_HOSTS):
         from starlette.concurrency import run_in_threadpool
 
         try:
-            result = await run_in_threadpool(scenes.run, payload)
+            result = await run_in_threadpool(compute, payload)
         except ParameterError as exc:
             return error(400, str(exc))
         return JSONResponse(result)
