@@ -13,6 +13,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 from ..errors import DescendError, ParameterError
@@ -49,7 +50,8 @@ def create_app(allowed_hosts=LOCAL_HOSTS, concurrent_runs: int = 2):
 
     def compute(payload):
         with slots:
-            return scenes.run(payload)
+            t0 = time.perf_counter()
+            return scenes.run(payload), time.perf_counter() - t0
 
     def error(status, message):
         return JSONResponse({"error": message}, status_code=status)
@@ -86,10 +88,10 @@ def create_app(allowed_hosts=LOCAL_HOSTS, concurrent_runs: int = 2):
         from starlette.concurrency import run_in_threadpool
 
         try:
-            result = await run_in_threadpool(compute, payload)
+            result, seconds = await run_in_threadpool(compute, payload)
         except ParameterError as exc:
             return error(400, str(exc))
-        return JSONResponse(result)
+        return JSONResponse(result, headers={"Server-Timing": f"minimize;dur={1000 * seconds:.1f}"})
 
     async def http_error(request, exc):
         return error(exc.status_code, exc.detail if isinstance(exc.detail, str) else "request failed.")

@@ -431,6 +431,8 @@
     const resp = await fetch(url, options);
     const body = await resp.json();
     if (!resp.ok) throw new Error(body.error || `HTTP ${resp.status}`);
+    const timing = /dur=([0-9.]+)/.exec(resp.headers.get("Server-Timing") || "");
+    app.serverMs = timing ? Number(timing[1]) : null;  // time spent in minimize on the server
     return body;
   }
 
@@ -467,7 +469,7 @@
         draw();
         await new Promise((r) => requestAnimationFrame(() => r()));
         const end = performance.now();
-        app.timings.push({ scene: res.scene, runs: res.runs.length, ms: end - t0, end });
+        app.timings.push({ scene: res.scene, runs: res.runs.length, ms: end - t0, end, server_ms: app.serverMs });
         app.runs = (app.runs || 0) + 1;
         document.body.dataset.runs = app.runs;  // for outside tests: results drawn so far, and of which scene
         document.body.dataset.scene = res.scene;
