@@ -21,7 +21,7 @@ from .objectives import Function, LinearRegression, LogisticRegression, Objectiv
 __version__ = "0.1.0"
 
 __all__ = [
-    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot",
+    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot", "explore",
     "Objective", "LinearRegression", "LogisticRegression", "Function",
     "minimize", "Result", "History", "smooth",
     "DescendError", "DataError", "ParameterError",
