@@ -429,7 +429,9 @@
 
   async function getJSON(url, options) {
     const resp = await fetch(url, options);
-    const body = await resp.json();
+    const text = await resp.text();
+    let body;
+    try { body = JSON.parse(text); } catch (e) { throw new Error(`HTTP ${resp.status}: ${text.slice(0, 200)}`); }
     if (!resp.ok) throw new Error(body.error || `HTTP ${resp.status}`);
     const timing = /dur=([0-9.]+)/.exec(resp.headers.get("Server-Timing") || "");
     app.serverMs = timing ? Number(timing[1]) : null;  // time spent in minimize on the server
@@ -463,7 +465,7 @@
       if (res.scene === app.scene) {
         app.result = res; app.frame = maxFrame(); app.playing = false; $("play").textContent = "Play";
         $("error").textContent = "";
-        $("start").value = res.start.map((v) => fmt(v, 6)).join(", ");
+        $("start").value = res.start.map(String).join(", ");
         toURL({ ...req, start: res.start, steps: res.steps });
         showVerdict(res); summary(res); markStable(res.stable_lr);
         draw();
