@@ -519,7 +519,8 @@
     $("title").textContent = meta.title;
     $("plot-caption").textContent = data.kind === "curve"
       ? "the cost curve and the iterates on it (○ the start; click to move it); drag the lr slider past the red mark"
-      : "contours of the cost (+ minima, × saddles); click to start there";
+      : meta.batches ? "contours of the cost (+ the minimum); the weights at the start of each epoch (history.w); click to start there"
+      : "contours of the cost (+ minima, × saddles, ○ maxima); click to start there";
     const d = meta.defaults;
     $("steps").value = preset && preset.steps ? preset.steps : d.steps;
     $("start").value = preset && preset.start ? preset.start : d.start.join(", ");
