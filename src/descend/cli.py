@@ -515,4 +515,8 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias, 
         con.print(m)
 
 
+from .explore.command import explore as _explore  # noqa: E402  `descend explore`, defined with the explorer
+
+cli.add_command(_explore)
+
 from .data import cli as data_cli  # noqa: E402  DATA streaming options and `descend convert`
