@@ -149,7 +149,8 @@ def load_csv(path, target: str, features=None, *, labels: bool = False, scale_ch
     read = dict(sep=sep, header=0, index_col=False, usecols=usecols, engine="c")
     X = y = classes = None
     try:  # the good path: the C engine's own number parsing (float64, int64); no per-cell Python
-        frame = pd.read_csv(path, dtype={index[target]: str} if labels else None, **read)
+        labels_read = dict(dtype={index[target]: str}, keep_default_na=False) if labels else {}
+        frame = pd.read_csv(path, **labels_read, **read)
         X, y_raw = _numbers(_by_name(frame, columns, usecols), features, target, labels)
     except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError):
         pass  # a line that does not parse: the slow path names it

@@ -128,7 +128,8 @@ def encode_labels(y):
         num = y.astype(np.float64)
         texts = None
     else:
-        texts = np.array(["" if v is None else str(v).strip() for v in y], dtype=object)
+        texts = np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in y],
+                         dtype=object)
         try:
             num = texts.astype(np.float64)
         except ValueError:
