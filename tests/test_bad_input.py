@@ -134,7 +134,7 @@ CLI = [
     ("batch-too-big", ["fit", "{good}", "--target", "y", "--batch-size", "99"], 2, ["--batch-size 99", "4"]),
     ("seed-negative", ["fit", "{good}", "--target", "y", "--seed", "-1", "--batch-size", "1"], 2, ["--seed", "-1"]),
     ("seed-huge", ["fit", "{good}", "--target", "y", "--seed", "1e30"], 2, ["--seed"]),
-    ("tol-negative", ["fit", "{good}", "--target", "y", "--tol", "-1"], 2, ["--tol", ">= 0"]),
+    ("tol-negative", ["fit", "{good}", "--target", "y", "--tol", "-1"], 2, ["--tol", "> 0"]),
     ("momentum-nan", ["fit", "{good}", "--target", "y", "--momentum", "nan"], 2, ["--momentum", "finite"]),
     ("momentum-for-adam", ["fit", "{good}", "--target", "y", "--optimizer", "adam", "--momentum", "0.9"], 2,
      ["adam", "no momentum"]),

@@ -279,7 +279,7 @@ def _check_batch(batch_size, n_rows):
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the row order.")
 @click.option("--no-shuffle", is_flag=True, help="Visit rows in file order every epoch.")
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
-@click.option("--tol", default=None, type=NONNEGATIVE, help="Stop when the full-data gradient norm is below this.")
+@click.option("--tol", default=None, type=POSITIVE, help="Stop when the full-data gradient norm is below this.")
 @click.option("--plot", "plot_path", default=None, help="Write the loss curve here (.png, .svg, .pdf, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result (strict JSON).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
