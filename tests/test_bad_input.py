@@ -273,6 +273,7 @@ API = [
     ("minimize-seed-negative", lambda: ds.minimize(_lecture(), [1.0], batch_size=1, seed=-1), ParameterError,
      ["seed", "-1"]),
     ("minimize-seed-float", lambda: ds.minimize(_lecture(), [1.0], seed=1.5), ParameterError, ["seed", "1.5"]),
+    ("minimize-w0-text", lambda: ds.minimize(_lecture(), ["one"]), ParameterError, ["w0", "numbers"]),
     ("minimize-epochs-zero", lambda: ds.minimize(_lecture(), [1.0], epochs=0), ParameterError, ["epochs"]),
     ("minimize-divergence-not-monitor", lambda: ds.minimize(_lecture(), [1.0], divergence="x"), ParameterError,
      ["divergence"]),

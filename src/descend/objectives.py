@@ -65,7 +65,10 @@ class Objective:
 
     def check_w(self, w, name: str = "w") -> np.ndarray:
         """``w`` as a float64 vector of the right length, or a ParameterError naming the mismatch."""
-        w = np.asarray(w, dtype=np.float64)
+        try:
+            w = np.asarray(w, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{name} must be a vector of numbers; got {type(w).__name__} {w!r:.60}.") from None
         if w.ndim == 0:
             w = w.reshape(1)
         if w.ndim != 1:
