@@ -363,6 +363,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                 run.epoch += 1
                 boundary()
     except KeyboardInterrupt:
+        if not history.epoch_loss_list:  # before the first loss was measured: no work to keep
+            raise
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
 

@@ -102,7 +102,7 @@ def overflowing_columns(A) -> np.ndarray:
     if A.size == 0:
         return np.zeros(0, dtype=np.intp)
     with np.errstate(all="ignore"):
-        big = np.maximum(A.max(axis=0), -A.min(axis=0))
+        big = np.maximum(A.max(axis=0), -A.min(axis=0)).astype(np.float64)
     return np.flatnonzero(~(big <= safe_magnitude(A.shape[0])))
 
 
