@@ -487,3 +487,40 @@ def test_python_m_descend_exit_codes(files):
     proc = subprocess.run([sys.executable, "-m", "descend", "fit", str(files["dup"]), "--target", "y"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------- one source of truth: the options come from optim
+
+
+def test_every_optimizer_hyper_parameter_is_an_option():
+    code, out, _ = run("fit", "--help")
+    assert code == 0
+    for name in ds.optim.hyper_parameters():
+        flags = ["--beta1", "--beta2"] if name == "betas" else ["--" + name.replace("_", "-")]
+        for flag in flags:
+            assert flag in out, flag
+    for name, (flag, *_rest) in ds.schedules.OPTIONS.items():
+        assert flag in out, flag
+
+
+@pytest.mark.parametrize("argv, make", [
+    (["--optimizer", "adadelta", "--rho", "0.5", "--lr", "0.5"], lambda: ds.optim.Adadelta(lr=0.5, rho=0.5)),
+    (["--optimizer", "rmsprop", "--alpha", "0.9", "--centered", "--lr", "0.01"],
+     lambda: ds.optim.RMSprop(lr=0.01, alpha=0.9, centered=True)),
+    (["--optimizer", "adagrad", "--lr-decay", "0.1", "--initial-accumulator-value", "0.5", "--lr", "0.1"],
+     lambda: ds.optim.Adagrad(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+    (["--optimizer", "nadam", "--momentum-decay", "0.01", "--decoupled-weight-decay", "--weight-decay", "0.1",
+      "--lr", "0.05"], lambda: ds.optim.NAdam(lr=0.05, momentum_decay=0.01, decoupled_weight_decay=True,
+                                              weight_decay=0.1)),
+    (["--optimizer", "sgd", "--momentum", "0.5", "--dampening", "0.2", "--lr", "0.01"],
+     lambda: ds.optim.SGD(lr=0.01, momentum=0.5, dampening=0.2)),
+    (["--optimizer", "adam", "--amsgrad", "--beta2", "0.9", "--lr", "0.1"],
+     lambda: ds.optim.Adam(lr=0.1, betas=(0.9, 0.9), amsgrad=True)),
+])
+def test_generated_options_reach_the_optimizer(tmp_path, argv, make):
+    p = tmp_path / "lecture.csv"
+    p.write_text("x,y\n1,2\n2,4\n3,6\n4,8\n")
+    js = _fit_json(p, "--target", "y", "--no-bias", "--epochs", "30", *argv)
+    X, y = ds.datasets.lecture()
+    lib = ds.minimize(ds.LinearRegression(X, y, bias=False), [0.0], optimizer=make(), epochs=30)
+    np.testing.assert_allclose(js["epoch_loss"], lib.history.epoch_loss, rtol=1e-12)
