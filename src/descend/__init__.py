@@ -21,7 +21,7 @@ from .objectives import Function, LinearRegression, LogisticRegression, Objectiv
 __version__ = "0.1.0"
 
 __all__ = [
-    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot",
+    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot", "explore",
     "Objective", "LinearRegression", "LogisticRegression", "Function",
     "minimize", "Result", "History", "smooth",
     "DescendError", "DataError", "ParameterError",
@@ -32,7 +32,7 @@ from . import compare  # noqa: E402  ds.compare(obj, w0, runs=...): the module i
 
 __all__ += ["functions", "compare"]
 
-_LAZY_MODULES = {"plot"}
+_LAZY_MODULES = {"plot", "explore"}
 _LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 

@@ -733,3 +733,8 @@ def search_cmd(data, target, features, method, bounds, num, rounds, no_bias, plo
         plot.cost_curve(res).savefig(plot_path, dpi=110)
         if not as_json:
             _console().print(f"wrote {plot_path}")
+
+
+from .explore.command import explore as _explore  # noqa: E402  `descend explore`, defined with the explorer
+
+cli.add_command(_explore)
