@@ -148,3 +148,26 @@ def test_fit_gives_a_result_or_one_clean_error(args, as_json):
 
         js = json.loads(out.getvalue(), parse_constant=refuse)
         assert js["status"] in ("converged", "max_epochs", "diverged", "stopped")
+
+
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 5), st.sampled_from([0.5, -1.0, 1e300, float("nan"),
+                                                                                  float("inf"), 2**70]),
+                   st.sampled_from(["full", "block", "x", "", "1"]), st.just([1.0, 2.0]), st.just(object()))
+
+
+@settings(max_examples=120, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@given(batch_size=VALUES, epochs=VALUES, seed=VALUES, shuffle=VALUES, tol=VALUES, w0=VALUES, backend=VALUES)
+def test_minimize_gives_a_result_or_one_parameter_error(batch_size, epochs, seed, shuffle, tol, w0, backend):
+    X, y = ds.datasets.lecture()
+    obj = ds.LinearRegression(X, y, bias=True)
+    kwargs = dict(batch_size=batch_size, epochs=epochs, seed=seed, shuffle=shuffle, tol=tol, backend=backend)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k in ("batch_size", "seed", "tol")}
+    if isinstance(kwargs.get("epochs"), int) and kwargs["epochs"] > 5:
+        kwargs["epochs"] = 5
+    try:
+        res = ds.minimize(obj, [0.0, 0.0] if w0 is None else w0, **kwargs)
+    except DescendError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert res.status in ("converged", "max_epochs", "diverged", "stopped")
+    assert np.all(np.isfinite(res.w)) and len(res.w) == 2

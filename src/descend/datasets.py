@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,6 +289,8 @@ def _slow_path(path, read, columns, usecols, features, target, labels):
             row = int(np.flatnonzero(bad.to_numpy())[0])
             cell = text.iloc[row]
             what = "is empty" if cell in ("", "nan", "NaN", "NA", "null") else f"is not a finite number ({cell!r})"
+            if re.fullmatch(r"[+-]?\d+,\d+", cell):
+                what += "; a decimal comma? descend reads '.' as the decimal mark"
             raise DataError(f"{path}: row {row + 1}, column {name!r} {what}.")
         values[name] = number.to_numpy(dtype=np.float64)
     X = np.column_stack([values[c] for c in features])
