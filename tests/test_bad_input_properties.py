@@ -8,8 +8,10 @@ Each example is small and bounded in time (deadline), and the number of examples
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
+import shutil
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -23,6 +25,7 @@ from descend.cli import main
 from descend.errors import DescendError
 
 TMP = Path(tempfile.mkdtemp(prefix="descend-props-"))
+atexit.register(shutil.rmtree, TMP, True)
 
 GOOD_CELLS = ["0", "1", "-1", "2.5", "-3e2", "0.125", " 7 ", "1e-5", "42"]
 BAD_CELLS = ["1e308", "-1e308", "1e-320", "", " ", "nan", "NaN", "inf", "-inf", "x", "yes", "no", "1,5", '"4"',
