@@ -91,16 +91,32 @@ class Facts:
         return G
 
     @cached_property
+    def wd(self) -> float:
+        """The optimizer's coupled weight decay (added to the gradient): the run then minimises
+        L(w) + (wd/2) ||w||², whose gradient is ∇L(w) + wd w. 0 for decoupled decay (AdamW)."""
+        if getattr(self.opt, "name", "") == "adamw" or getattr(self.opt, "decoupled_weight_decay", False):
+            return 0.0
+        return float(getattr(self.opt, "weight_decay", 0.0) or 0.0)
+
+    def _reg_norm(self, i) -> float:
+        w = np.asarray(self.h.w_list[i], dtype=np.float64)
+        with np.errstate(all="ignore"):
+            v = self.objective.grad(w) + self.wd * w
+        return math.sqrt(float(v @ v))
+
+    @cached_property
     def g_start(self) -> float:
-        return float(self.G[0])
+        return self._reg_norm(0) if self.wd else float(self.G[0])
 
     @cached_property
     def g_end(self) -> float:
-        return float(self.G[self.end])
+        return self._reg_norm(self.end) if self.wd else float(self.G[self.end])
 
     @cached_property
     def g_max(self) -> float:
         G = self.G[np.isfinite(self.G)]
+        if self.wd:  # the boundaries hold ||∇L||; the regularised norm is known at the start and the end
+            G = np.concatenate([G, [x for x in (self.g_start, self.g_end) if math.isfinite(x)]])
         return float(np.max(G)) if len(G) else math.nan
 
     @cached_property
@@ -311,8 +327,14 @@ class Facts:
 # The messages.
 
 
+def _gname(f: Facts) -> str:
+    if f.wd:
+        return f"full-data gradient norm of the loss + (wd/2)|w|² (wd = {_g(f.wd)}, the weight decay)"
+    return "full-data gradient norm"
+
+
 def _grad(f: Facts) -> str:
-    return f"full-data gradient norm {_g(f.g_end)} ({_g(f.g_start)} at the start)"
+    return f"{_gname(f)} {_g(f.g_end)} ({_g(f.g_start)} at the start)"
 
 
 def _rate_story(f: Facts) -> str:
@@ -373,7 +395,7 @@ def _say_diverged_other(f: Facts) -> str:
 def _say_separable(f: Facts) -> str:
     norm = float(np.linalg.norm(f.w_end))
     return (f"no minimum: the weights classify every training row correctly (all margins positive), so the "
-            f"data are linearly separable and the loss keeps falling towards 0 as |w| grows without bound "
+            f"data are linearly separable and the loss keeps falling as |w| grows without bound "
             f"(|w| = {_g(norm)} now, loss {_g(f.result.loss)}, {_grad(f)}): no finite weights minimise it. "
             f"Add an L2 penalty (alpha in GDClassifier, l2 in the objective) for a finite minimiser, or "
             f"stop early.")
@@ -411,7 +433,7 @@ def _say_converged(f: Facts) -> str:
     at = "a minimum"
     if best is not None and f.result.loss - best > 1e-3 * max(float(f.L[0]) - best, 1e-12):
         at = f"a local minimum (the global minimum is {_g(best)})"
-    return (f"converged: the full-data gradient norm fell to {_g(f.g_end)} ({_g(f.g_start)} at the start, "
+    return (f"converged: the {_gname(f)} fell to {_g(f.g_end)} ({_g(f.g_start)} at the start, "
             f"{_g(f.g_max)} at its largest): at {at}.")
 
 
