@@ -286,8 +286,18 @@ class Facts:
 
     @property
     def still_falling(self) -> bool:
-        """The best loss still improves, and what is left to gain at its pace is not negligible."""
-        return self.falling and not self.negligible
+        """What is left to gain at the loss's pace exceeds 0.1% of its gain so far (when the pace
+        is not slowing, the last third's own gain must exceed it)."""
+        if not self.falling:
+            return False
+        if math.isinf(self.remaining):
+            return self.trend[2] > SLOW_RTOL * self.gained
+        return not self.negligible
+
+    @property
+    def settled(self) -> bool:
+        """The gradient vanished, or the loss still falls but what is left at its pace is negligible."""
+        return self.vanished or (self.falling and math.isfinite(self.remaining) and self.negligible)
 
     def projection(self) -> str:
         """How many more epochs at the current pace bring the loss still to gain down to 0.1% of
@@ -423,7 +433,8 @@ def _say_stalled_critical(f: Facts) -> str:
     kind, lam = f.__dict__["_critical"]
     where = {"saddle": "a saddle point", "maximum": "a local maximum"}.get(kind, "a plateau (flat, degenerate Hessian)")
     eig = ", ".join(_g(x) for x in lam)
-    return (f"stalled at {where}: the gradient vanished ({_grad(f)}) but the Hessian's eigenvalues there are "
+    how = "the gradient vanished" if f.vanished else "the loss has settled (under 0.1% of its gain left at its pace)"
+    return (f"stalled at {where}: {how} ({_grad(f)}) but the Hessian's eigenvalues there are "
             f"{eig}, so this is not a minimum: the loss still falls in some direction the gradient cannot see. "
             f"A perturbed start or gradient noise (SGD, a mini-batch) escapes.")
 
@@ -563,13 +574,13 @@ def _say_noise(f: Facts) -> str:
     else:
         fix = (f"the schedule has taken the rate from {_g(f.lr_peak)} to {_g(f.lr_last)}; lowering it further "
                f"(or larger batches) would settle them")
-    return (f"leveled off: the loss stopped improving at {_g(f.L[-1])} while the {_grad(f)} has not vanished: the "
-            f"noise of batch gradients at {_rate_story(f)} keeps the weights moving around the minimum; {fix}.")
+    return (f"leveled off: the loss is at {_g(f.L[-1])} and what it still gains is under 0.1% of its gain so far, "
+            f"while the {_grad(f)} has not vanished: the noise of batch gradients at {_rate_story(f)} keeps the weights moving around the minimum; {fix}.")
 
 
 def _say_hover(f: Facts) -> str:
-    return (f"leveled off: the loss stopped improving at {_g(f.L[-1])} while the {_grad(f)} has not vanished, at "
-            f"the {_rate_story(f)}: the steps keep hovering near a minimum instead of settling; a smaller or "
+    return (f"leveled off: the loss is at {_g(f.L[-1])} and what it still gains is under 0.1% of its gain so far, "
+            f"while the {_grad(f)} has not vanished, at the {_rate_story(f)}: the steps keep hovering near a minimum instead of settling; a smaller or "
             f"decaying rate would settle them.")
 
 
@@ -617,8 +628,9 @@ RULES: tuple[Rule, ...] = (
          "unpenalised logistic regression whose final weights classify every training row correctly",
          lambda f: f.separates, _say_separable),
     Rule("stalled.critical_point", "stalled",
-         "the gradient vanished (<= 1e-6 of its largest) where the Hessian has a negative eigenvalue or is ~0",
-         lambda f: f.vanished and _not_convex_point(f), _say_stalled_critical),
+         "the gradient vanished (<= 1e-6 of its largest) or the loss settled (under 0.1% of its gain left at its "
+         "pace) where the Hessian has a negative eigenvalue or is ~0",
+         lambda f: f.settled and _not_convex_point(f), _say_stalled_critical),
     Rule("converged.minimum", "converged",
          "the full-data gradient norm at the end is at most 1e-6 of the largest recorded in the run",
          lambda f: f.vanished, _say_converged),
@@ -642,8 +654,9 @@ RULES: tuple[Rule, ...] = (
          "full batch and the steps reverse direction in >= half of consecutive epochs",
          lambda f: f.deterministic and _zigzag(f), _say_osc_other),
     Rule("too_slow.not_slowing", "too_slow",
-         "the best loss still improves at the end and its improvement is not shrinking",
-         lambda f: f.falling and math.isinf(f.remaining), _say_unbounded),
+         "the best loss still improves by more than 0.1% of its gain so far per third of the window, "
+         "and its improvement is not shrinking",
+         lambda f: f.still_falling and math.isinf(f.remaining), _say_unbounded),
     Rule("too_slow.conditioning", "too_slow",
          "the loss still falls (what is left at its pace exceeds 0.1% of the gain so far), full batch, the rate "
          "is at least 1/4 of the stability limit, and λmax/λmin >= 100",
@@ -660,10 +673,10 @@ RULES: tuple[Rule, ...] = (
          "a monitor or an interruption stopped the run",
          lambda f: f.status == "stopped", _say_stopped),
     Rule("ok.noise", "ok",
-         "mini-batch run whose loss leveled off before the gradient vanished",
+         "mini-batch run whose loss leveled off (under 0.1% of its gain left) before the gradient vanished",
          lambda f: not f.deterministic, _say_noise),
     Rule("ok.hover", "ok",
-         "full-batch run whose loss leveled off before the gradient vanished",
+         "full-batch run whose loss leveled off (under 0.1% of its gain left) before the gradient vanished",
          lambda f: True, _say_hover),
 )
 
