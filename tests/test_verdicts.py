@@ -22,7 +22,7 @@ def g(x):
 
 
 # Formula text and fixed thresholds that hold digits but are not measurements.
-FORMULAS = ("2/λmax-type", "(wd/2)|w|²", "2(1 + μ)/((1 - τ) λmax)", "2(1 + μ)/((1 + 2μ) λmax)", "2(1 + μ)/λmax", "2/(λmax + wd)",
+FORMULAS = ("2/λmax-type", "2 |x_i|²", "(wd/2)|w|²", "2(1 + μ)/((1 - τ) λmax)", "2(1 + μ)/((1 + 2μ) λmax)", "2(1 + μ)/λmax", "2/(λmax + wd)",
             "1/(λmax + wd)", "2/λmax", "1/λmax", "0.1%", "L2", "10x")
 NUM = re.compile(r"(?<![A-Za-wyzα-ωΑ-Ω_\d.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 
@@ -300,8 +300,15 @@ def test_mini_batch_divergence_below_the_full_batch_limit_blames_the_batches():
     lr = 0.9 * 2 / lam  # stable for full batch, not for the steep row
     assert 2 * np.max(np.sum(X * X, 1)) * lr > 2
     res = run(obj, np.zeros(2), O.SGD(lr=lr), 50, batch_size=1, seed=0)
-    assert res.status == "diverged" and res.rule == "diverged.below_limit" and "gradient of a batch, whose curvature" in res.message
-    assert g(2 / lam) in res.message and g(lam) in res.message
+    row = 2 * np.max(np.sum(X * X, 1))  # the steepest single row's curvature
+    L = res.history.epoch_loss
+    check(res, "diverged", "diverged.below_limit",
+          [g(L[0]), g(L[-1]), f"{L[-1] / L[0]:.3g}", res.epochs, 3, g(lr), g(2 / lam), g(lam), g(row), g(2 / row),
+           g(1 / row), 0, g(L[0])])
+    # a mini-batch of 5 rows: the general explanation
+    five = run(obj, np.zeros(2), O.SGD(lr=lr), 50, batch_size=5, seed=0)
+    if five.status == "diverged":
+        assert five.rule == "diverged.below_limit" and "gradient of a batch, whose curvature" in five.message
 
 
 # ------------------------------------------------------------------- 5. the quantities named
@@ -609,3 +616,23 @@ def test_adam_still_descending_is_told_to_run_more_epochs():
     check(res, "too_slow", "too_slow.more_epochs",
           [50, g(res.history.epoch_loss[-1]), g(gnorm(obj, res.w)), g(15), f"{f23:.4f}",
            f"{math.log(1e-3) / math.log(f23):.0f}", 50, g(res.loss)])
+
+
+def test_momentum_of_one_or_more_has_no_stable_rate():
+    assert C.stability_limit(O.SGD(lr=0.1, momentum=1.0), 15.0).lr == 0.0
+    assert C.iteration_radius(O.SGD(lr=1e-3, momentum=1.0), 1e-3, 15.0) >= 1.0
+    res = run(lecture(), 1.0, O.SGD(lr=0.01, momentum=1.2), 300)
+    check(res, "diverged", "diverged.other", [g(7.5), g(res.history.epoch_loss[-1]),
+                                              f"{res.history.epoch_loss[-1] / 7.5:.3g}", res.epochs, 3, g(0.01),
+                                              "1.2", 1, 1, "0.9", res.history.epoch_loss.argmin(), g(res.loss)])
+
+
+def test_duplicated_features_are_not_called_singular():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((100, 1)) * np.array([[1.0]])
+    X = np.column_stack([x, x, 30 * rng.standard_normal(100)])  # two equal columns, one steep
+    obj = ds.LinearRegression(X, X @ np.array([1.0, 1.0, 0.1]), bias=False)
+    lam = np.linalg.eigvalsh(2 * X.T @ X / 100)
+    res = run(obj, np.zeros(3), O.SGD(lr=0.9 / lam[-1]), 200)
+    assert res.rule == "too_slow.conditioning" and "singular" not in res.message
+    assert f"λmin = {g(lam[1])}" in res.message and f"λmax/λmin = {g(lam[-1] / lam[1])}" in res.message

@@ -380,7 +380,13 @@ def _say_diverged_above(f: Facts) -> str:
 
 def _say_diverged_below(f: Facts) -> str:
     lim = f.limit
-    if not f.deterministic:
+    row = _steepest_row(f)
+    if row is not None:
+        lim1 = C.stability_limit(f.opt, row)
+        why = (f"each step follows the gradient of one row, and the steepest row's curvature 2 |x_i|² = {_g(row)} "
+               f"puts {f.name}'s limit for that row at {_g(lim1.lr)}: use a rate at most {_g(lim1.lr / 2)}, or "
+               f"larger batches")
+    elif not f.deterministic:
         why = ("each step follows the gradient of a batch, whose curvature can exceed the full-data λmax: "
                "try a rate 10x smaller, or larger batches")
     elif f.quadratic:
@@ -391,6 +397,19 @@ def _say_diverged_below(f: Facts) -> str:
             f"{_limit_text(f)}, so {why}.")
 
 
+def _steepest_row(f: Facts):
+    """2 max_i |[x_i 1]|², the largest curvature of a single row's squared error (one pass over X,
+    a chunk at a time), for per-sample SGD on least squares; else None."""
+    if f.result.batch_size != 1 or not f.quadratic or float(getattr(f.objective, "l2", 0.0) or 0.0):
+        return None
+    X = f.objective.X
+    best = 0.0
+    for a in range(0, len(X), C.GRAM_CHUNK):
+        Xc = np.asarray(X[a : a + C.GRAM_CHUNK], dtype=np.float64)
+        best = max(best, float(np.max(np.einsum("ij,ij->i", Xc, Xc))))
+    return 2.0 * (best + (1.0 if f.objective.bias else 0.0))
+
+
 def _say_diverged_adaptive(f: Facts) -> str:
     return (f"diverged: {f.stop_message or 'the loss blew up'} with {_rate_story(f)}. {f.name} has no "
             f"2/λmax-type stability limit (it scales each coordinate's step to about lr whatever the "
@@ -398,6 +417,9 @@ def _say_diverged_adaptive(f: Facts) -> str:
 
 
 def _say_diverged_other(f: Facts) -> str:
+    if f.limit is not None and f.limit.lr == 0:
+        return (f"diverged: {f.stop_message or 'the loss blew up'} with {_rate_story(f)}: {f.limit.formula}; "
+                f"use momentum below 1 (0.9 is usual).")
     return (f"diverged: {f.stop_message or 'the loss blew up'} with {_rate_story(f)}; the curvature was not "
             f"available to compare with a stability limit: try a rate 10x smaller ({_g(f.lr_run / 10)}).")
 
@@ -414,8 +436,8 @@ def _say_separable(f: Facts) -> str:
 def _critical(f: Facts):
     """The end point's kind when the objective is not convex and its Hessian is cheap: "saddle",
     "maximum", "degenerate" (all ~0) or "minimum" (positive semi-definite counts)."""
-    if C._linear(f.objective) is not None:
-        return "minimum", None
+    if C._linear(f.objective) is not None or (hasattr(f.objective, "X") and hasattr(f.objective, "pointwise")):
+        return "minimum", None  # linear models with convex losses: every critical point is a minimum
     n = C._n_params(f.objective, f.w_end)
     if not C._hessian_affordable(f.objective, n):
         return "minimum", None
@@ -536,8 +558,21 @@ def _say_unbounded(f: Facts) -> str:
 
 
 def _kappa(f: Facts) -> float:
-    lo, hi = f.extremes(f.w_curv)
+    lo, hi = _lo_hi(f)
     return hi / lo if lo > 1e-12 * hi else math.inf
+
+
+def _lo_hi(f: Facts):
+    """(λmin, λmax), λmin the smallest eigenvalue above 1e-9 λmax when the whole spectrum is known
+    (directions of zero curvature, such as duplicated features, carry no gradient and do not slow
+    the run)."""
+    lo, hi = f.extremes(f.w_curv)
+    lam = f.__dict__["_extremes"][id(f.w_curv)][0]
+    if len(lam) > 2:
+        pos = lam[lam > 1e-9 * hi]
+        if len(pos):
+            lo = float(pos[0])
+    return lo, hi
 
 
 def _ill_conditioned(f: Facts) -> bool:
@@ -546,7 +581,7 @@ def _ill_conditioned(f: Facts) -> bool:
 
 def _say_conditioning(f: Facts) -> str:
     kappa = _kappa(f)
-    lo, hi = f.extremes(f.w_curv)
+    lo, hi = _lo_hi(f)
     k = f"condition number λmax/λmin = {_g(kappa)} (λmax = {_g(hi)}, λmin = {_g(lo)})" if math.isfinite(kappa) \
         else f"a singular Hessian (λmin = {_g(lo)}, λmax = {_g(hi)})"
     return (f"{_slow_head(f)}. The rate {_g(f.lr_last)} is already {_g(f.lr_last / f.limit.lr)} of {_limit_text(f)}, "
@@ -726,11 +761,15 @@ def judge(objective, result, stop_message: str | None = None) -> Verdict:
         return Verdict("ok", tail, rule="ok.hover")
     with np.errstate(all="ignore"):
         for rule in RULES:
-            if rule.when(f):
+            try:
+                if not rule.when(f):
+                    continue
                 msg = rule.say(f)
-                lam = f.__dict__.get("lam")
-                return Verdict(rule.code, f"{msg} {tail}", lam, 2 / lam if lam else None, rule.name)
-    raise AssertionError("the last rule always holds")  # pragma: no cover
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+                continue  # a measurement this rule needs failed (e.g. a singular curvature): the next rule
+            lam = f.__dict__.get("lam")
+            return Verdict(rule.code, f"{msg} {tail}", lam, 2 / lam if lam else None, rule.name)
+    return Verdict("ok", tail, rule="ok.hover")  # pragma: no cover - the last rule always holds
 
 
 class VerdictMonitor(Monitor):
