@@ -22,7 +22,7 @@ def g(x):
 
 
 # Formula text and fixed thresholds that hold digits but are not measurements.
-FORMULAS = ("2/λmax-type", "2 |x_i|²", "(wd/2)|w|²", "2(1 + μ)/((1 - τ) λmax)", "2(1 + μ)/((1 + 2μ) λmax)", "2(1 + μ)/λmax", "2/(λmax + wd)",
+FORMULAS = ("2/λmax-type", "1e-6", "2 |x_i|²", "(wd/2)|w|²", "2(1 + μ)/((1 - τ) λmax)", "2(1 + μ)/((1 + 2μ) λmax)", "2(1 + μ)/λmax", "2/(λmax + wd)",
             "1/(λmax + wd)", "2/λmax", "1/λmax", "0.1%", "L2", "10x")
 NUM = re.compile(r"(?<![A-Za-wyzα-ωΑ-Ω_\d.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 
@@ -636,3 +636,14 @@ def test_duplicated_features_are_not_called_singular():
     res = run(obj, np.zeros(3), O.SGD(lr=0.9 / lam[-1]), 200)
     assert res.rule == "too_slow.conditioning" and "singular" not in res.message
     assert f"λmin = {g(lam[1])}" in res.message and f"λmax/λmin = {g(lam[-1] / lam[1])}" in res.message
+
+
+def test_a_run_settling_steadily_is_nearly_converged_not_hovering():
+    res = run(lecture(), 1.0, O.SGD(lr=0.01), 60)  # w - 2 = -0.85^t: the gradient 15 * 0.85^60 = 8.7e-4
+    e = 0.85**60
+    L = 7.5 * 0.85 ** (2 * np.arange(61))
+    third = 4  # max(2, 60 // 15)
+    d2, d3 = L[-2 * third - 1] - L[-third - 1], L[-third - 1] - L[-1]
+    r = d3 / d2
+    check(res, "ok", "ok.nearly_converged",
+          [g(L[-1]), g(d3 * r / (1 - r)), g(7.5 - L[-1]), g(15 * e), g(15), g(15), 60, g(L[-1])])

@@ -599,6 +599,13 @@ def _say_slow_other(f: Facts) -> str:
     return f"{_slow_head(f)}; run more epochs{'' if f.adaptive else ' or use a larger learning rate'}."
 
 
+def _say_nearly(f: Facts) -> str:
+    return (f"nearly converged: the loss is still falling ({_g(f.L[-1])} now), but what is left to gain at its "
+            f"pace, about {_g(f.remaining)}, is under 0.1% of the {_g(f.gained)} gained so far; the {_grad(f)} has "
+            f"not vanished yet (converged means at most 1e-6 of its largest, {_g(f.g_max)}): run more epochs to "
+            f"finish.")
+
+
 def _say_stopped(f: Facts) -> str:
     return f"stopped before the end ({_grad(f)})."
 
@@ -704,6 +711,9 @@ RULES: tuple[Rule, ...] = (
     Rule("too_slow.more_epochs", "too_slow",
          "the loss still falls and what is left to gain at its pace exceeds 0.1% of the gain so far",
          lambda f: f.still_falling, _say_slow_other),
+    Rule("ok.nearly_converged", "ok",
+         "the loss still falls, but what is left to gain at its pace is under 0.1% of the gain so far",
+         lambda f: f.falling and math.isfinite(f.remaining) and f.negligible, _say_nearly),
     Rule("ok.stopped", "ok",
          "a monitor or an interruption stopped the run",
          lambda f: f.status == "stopped", _say_stopped),
