@@ -142,7 +142,7 @@ def test_local_minimum_is_named_as_such():
 def test_tol_and_early_stopping_messages_keep_their_facts(lecture):
     res = run(lecture, 0.01, tol=1e-3)
     assert res.status == "converged" and res.verdict == "converged"
-    assert "Stopped: the gradient norm" in res.message and "within tol 0.001" in res.message
+    assert "Stopped: the full-data gradient norm" in res.message and "within tol 0.001" in res.message
     assert "minimum only as far as tol allows" in res.message  # 1e-3 is not a vanished gradient (15 at the start)
 
 

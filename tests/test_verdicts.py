@@ -647,3 +647,14 @@ def test_a_run_settling_steadily_is_nearly_converged_not_hovering():
     r = d3 / d2
     check(res, "ok", "ok.nearly_converged",
           [g(L[-1]), g(d3 * r / (1 - r)), g(7.5 - L[-1]), g(15 * e), g(15), g(15), 60, g(L[-1])])
+
+
+def test_zigzag_with_weight_decay_uses_lambda_plus_wd():
+    """7.5 (w - 2)^2 + (5/2) w^2: curvature 15 + 5 = 20, minimum w* = 1.5; lr 0.095 multiplies w - w*
+    by 1 - 20 * 0.095 = -0.9 per step."""
+    res = run(lecture(), 1.0, O.SGD(lr=0.095, weight_decay=5.0), 100)
+    d = -0.5 * (-0.9) ** 100
+    assert res.w[0] - 1.5 == pytest.approx(d, rel=1e-9)
+    check(res, "oscillating", "oscillating.overshoot",
+          [99, 99, g(0.095), g(1 / 20), g(2 / 20), g(15), g(5), g(0.9), g(5), g(20 * abs(d)), g(10), g(1 / 20), 100,
+           g(7.5 * (1.5 + d - 2) ** 2)])

@@ -120,7 +120,7 @@ class Convergence(Monitor):
     def on_epoch(self, run):
         gnorm = run.history.epoch_grad_norm_list[-1]
         if gnorm <= self.tol:
-            return Stop("converged", f"converged: the gradient norm {_fmt(gnorm)} is within tol {_fmt(self.tol)} "
+            return Stop("converged", f"converged: the full-data gradient norm {_fmt(gnorm)} is within tol {_fmt(self.tol)} "
                                      f"at epoch {run.epoch}")
         return None
 

@@ -521,11 +521,13 @@ def _say_bounce(f: Facts) -> str:
 def _say_overshoot(f: Facts) -> str:
     rho = _radius(f)
     if f.opt.momentum == 0:
-        why = (f"lr {_g(f.lr_last)} is between 1/λmax = {_g(1 / f.lam)} and 2/λmax = {_g(2 / f.lam)} "
-               f"(λmax = {_g(f.lam)}{', wd = ' + _g(f.opt.weight_decay) if f.opt.weight_decay else ''}), so every "
-               f"step overshoots along the steepest direction")
-        fix = f"a rate at most 1/(λmax + wd) = {_g(f.limit.lr / 2)} descends without zig-zag" if f.opt.weight_decay \
-            else f"a rate at most 1/λmax = {_g(1 / f.lam)} descends without zig-zag"
+        wd = f.opt.weight_decay
+        le = f.lam + wd
+        one, two = ("1/(λmax + wd)", "2/(λmax + wd)") if wd else ("1/λmax", "2/λmax")
+        why = (f"lr {_g(f.lr_last)} is between {one} = {_g(1 / le)} and {two} = {_g(2 / le)} "
+               f"(λmax = {_g(f.lam)}{f.where}{', wd = ' + _g(wd) if wd else ''}), so every step overshoots along "
+               f"the steepest direction")
+        fix = f"a rate at most {one} = {_g(1 / le)} descends without zig-zag"
     else:
         why = (f"{'Nesterov' if f.opt.nesterov else 'heavy-ball'} momentum {_g(f.opt.momentum)} makes the "
                f"iteration spiral in, below {_limit_text(f)}")
