@@ -483,20 +483,31 @@ def _say_frozen(f: Facts) -> str:
 
 
 def _reversals(W):
-    """(reversals, pairs): consecutive epoch steps s_t, s_t+1 that point back (s_t · s_t+1 < 0)."""
+    """(reversals, pairs): consecutive epoch steps s_t, s_t+1 (of the boundary weights ``W``, a
+    list) that point back (s_t · s_t+1 < 0), among pairs where both steps are non-negligible
+    (> 1e-12 of the largest). Walks the list: no stacked copy of the weights."""
     if len(W) < 3:
         return 0, 0
-    S = np.diff(W, axis=0)
-    norms = np.linalg.norm(S, axis=1)
-    big = norms > 1e-12 * max(float(norms.max()), 1e-300)
-    dots = np.einsum("ij,ij->i", S[:-1], S[1:])
-    both = big[:-1] & big[1:] & np.isfinite(dots)
-    return int(np.sum(dots[both] < 0)), int(np.sum(both))
+    def step(t):
+        return np.asarray(W[t + 1], dtype=np.float64) - np.asarray(W[t], dtype=np.float64)
+
+    norms = np.array([math.sqrt(float(s @ s)) for s in map(step, range(len(W) - 1))])
+    big = norms > 1e-12 * max(float(np.nanmax(norms)) if np.any(np.isfinite(norms)) else 0.0, 1e-300)
+    rev = pairs = 0
+    prev = step(0)
+    for t in range(len(W) - 2):
+        cur = step(t + 1)
+        dot = float(prev @ cur)
+        if big[t] and big[t + 1] and math.isfinite(dot):
+            pairs += 1
+            rev += dot < 0
+        prev = cur
+    return int(rev), int(pairs)
 
 
 def _zigzag(f: Facts) -> bool:
     if "_zigzag" not in f.__dict__:
-        rev, pairs = _reversals(np.asarray(f.h.w, dtype=np.float64)) if len(f.h) >= 4 else (0, 0)
+        rev, pairs = _reversals(f.h.w_list) if len(f.h) >= 4 else (0, 0)
         f.__dict__["_zigzag"] = (rev, pairs)
     rev, pairs = f.__dict__["_zigzag"]
     return pairs > 0 and rev >= 3 and rev >= 0.5 * pairs
