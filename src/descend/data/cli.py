@@ -38,6 +38,45 @@ def open_source(data, target, features=None, memory=None):
     return sources.csv(data, target=target, features=features, memory=memory)
 
 
+class StreamedTable:
+    """What :func:`descend.cli.read_data` returns for streamed DATA: ``X`` is the source (so
+    ``LinearRegression(table.X, table.y)`` builds the streamed objective) and ``y`` is None.
+    Labels are not mapped: a logistic target must hold 0 and 1."""
+
+    classes = None
+    delimiter = ","
+
+    def __init__(self, source, path):
+        self.source, self.X, self.y = source, source, None
+        self.features, self.target, self.path = source.feature_names, source.target, Path(str(path))
+
+    @property
+    def n_rows(self) -> int:
+        return self.source.n_rows
+
+    def labels_note(self):
+        return None
+
+
+def open_table(data, target, features=None, memory=None, in_memory: bool = False):
+    """DATA as a :class:`StreamedTable` when it is streamed (see the module docstring), else None.
+    ``in_memory``: read it whole into a plain table (X, y arrays), refused when it exceeds the budget."""
+    source = open_source(data, target, features, memory)
+    if source is None:
+        return None
+    if not in_memory:
+        return StreamedTable(source, data)
+    need = source.n_rows * source.row_bytes
+    if need > source.memory:
+        raise ParameterError(f"this command holds its data in memory: {data} needs {need / 1e6:.0f} MB, more than "
+                             f"the --memory budget of {source.memory / 1e6:.0f} MB; give a larger --memory, or a "
+                             f"sample of the rows.")
+    from ..datasets import Table
+
+    X, y = source.to_arrays()
+    return Table(X=X, y=y, features=source.feature_names, target=source.target, path=Path(str(data)))
+
+
 def shuffle_for(source, no_shuffle: bool):
     """The command line's shuffle: file order with --no-shuffle; else the full shuffle in memory,
     ``"block"`` on a streamed Parquet source, file order on a streamed CSV file (read start to end)."""
