@@ -532,13 +532,17 @@ def _pipeline(tasks, work, n_slots):
 # ---------------------------------------------------------------------------------- progress bar
 
 
-class StreamProgress:
+def _monitor_base():
+    from ..monitors import Monitor
+
+    return Monitor
+
+
+class StreamProgress(_monitor_base()):
     """A progress bar of rows read, with rows/s, for streamed fits (a monitor; stderr by default).
 
     Counts every row a pass reads (the steps' and the epoch-boundary losses'), so the rate is the
     rate at which the data is streamed."""
-
-    needs_grad = False
 
     def __init__(self, description: str = "streaming", console=None, transient: bool = True):
         self.description = description

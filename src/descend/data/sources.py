@@ -302,24 +302,33 @@ def _check_dtype(dtype):
     return dt
 
 
-def _select(path, columns, target, features, what):
-    """(features, target) checked against the file's columns, with the in-memory CSV reader's messages."""
+def _select(path, columns, target, features, sep=","):
+    """(features, target) checked against the file's columns, with the in-memory CSV reader's
+    messages (:func:`descend.datasets.load_csv`: its own helpers)."""
+    from ..datasets import _check_names, _no_column
+
     if target is None or not isinstance(target, str):
         raise ParameterError(f"target must be a column name; got {target!r}.")
+    _check_names(path, columns)
     if target not in columns:
-        raise ParameterError(f"{path}: no column named {target!r} (--target); the columns are {', '.join(columns)}.")
+        raise ParameterError(_no_column(path, target, "--target", columns, sep))
     if features is None:
         features = [c for c in columns if c != target]
     else:
-        features = [features] if isinstance(features, str) else list(features)
+        features = [features] if isinstance(features, str) else [str(f) for f in features]
         for name in features:
             if name not in columns:
-                raise ParameterError(f"{path}: no column named {name!r} (--features); "
-                                     f"the columns are {', '.join(columns)}.")
+                raise ParameterError(_no_column(path, name, "--features", columns, sep))
+        dup = [f for f in dict.fromkeys(features) if features.count(f) > 1]
+        if dup:
+            raise ParameterError(f"{path}: --features names column {dup[0]!r} twice.")
         if target in features:
             raise ParameterError(f"{path}: the target column {target!r} is also listed as a feature.")
     if not features:
         raise DataError(f"{path}: there are no feature columns besides the target {target!r}.")
+    empty = [i for i, c in enumerate(columns) if c == "" and (c in features or c == target)]
+    if empty:
+        raise DataError(f"{path}: column {empty[0] + 1} has no name in the header.")
     return features, target
 
 
@@ -414,7 +423,7 @@ class ParquetSource(Source):
             self._meta.append([md.row_group(g).num_rows for g in range(md.num_row_groups)])
         columns = list(first[1].names)
         self.feature_names, self.target = _select(self.path if len(self.files) > 1 else self.files[0], columns,
-                                                  target, features, "Parquet")
+                                                  target, features)
         types = {f.name: f.type for f in first[1]}
         for name in [*self.feature_names, self.target]:
             t = types[name]
@@ -566,6 +575,8 @@ def _convert_text(path, row0, name, texts, dtype):
         r = int(np.flatnonzero(bad)[0])
         cell = text.iloc[r]
         what = "is empty" if cell in _EMPTY else f"is not a finite number ({cell!r})"
+        if re.fullmatch(r"[+-]?\d+,\d+", cell):
+            what += "; a decimal comma? descend reads '.' as the decimal mark"
         raise DataError(f"{path}: row {row0 + r + 1}, column {name!r} {what}.")
     return values.astype(dtype)
 
@@ -587,38 +598,19 @@ class CsvSource(Source):
             raise DataError(f"{self.path}: no such file.")
         if self.path.is_dir():
             raise DataError(f"{self.path}: is a directory, not a CSV file.")
-        raw = self._header()
+        from ..datasets import _header
+
+        raw, self.sep = _header(self.path)
         names = [c.strip() for c in raw]
+        while len(names) > 1 and names[-1] == "":  # "a,b,y," : a trailing delimiter, not a column
+            names.pop()
         self._raw = dict(zip(names, raw))
-        self.feature_names, self.target = _select(self.path, names, target, features, "CSV")
+        self.feature_names, self.target = _select(self.path, names, target, features, self.sep)
         self.n_features = len(self.feature_names)
         self._n_rows = None
 
     def describe(self):
         return str(self.path)
-
-    def _header(self):
-        import csv as pycsv
-
-        import pyarrow as pa
-
-        try:
-            stream = pa.input_stream(str(self.path), compression="detect")
-            data = b""
-            while b"\n" not in data:
-                more = stream.read(1 << 16)
-                if not more:
-                    break
-                data += more
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"{self.path}: cannot be read as CSV ({_reason(exc)}).") from None
-        line = data.split(b"\n", 1)[0].rstrip(b"\r")
-        if not line.strip():
-            raise DataError(f"{self.path}: the file is empty.")
-        try:
-            return next(pycsv.reader([line.decode("utf-8")]))
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{self.path}: cannot be read as CSV ({_reason(exc)}).") from None
 
     @property
     def block_bytes(self) -> int:
@@ -643,6 +635,7 @@ class CsvSource(Source):
 
         try:
             return pc.open_csv(str(self.path), read_options=pc.ReadOptions(block_size=self.block_bytes),
+                               parse_options=pc.ParseOptions(delimiter=self.sep),
                                convert_options=pc.ConvertOptions(column_types=types, include_columns=list(types),
                                                                  strings_can_be_null=False, null_values=[]
                                                                  if all(t == pa.string() for t in types.values())
@@ -743,12 +736,15 @@ def convert(src, dest, row_group_rows: int | None = None, memory=DEFAULT_MEMORY)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    header = CsvSource.__new__(CsvSource)
-    header.path = Path(src)
-    if not header.path.exists():
-        raise DataError(f"{header.path}: no such file.")
-    raw = header._header()
-    names = [c.strip() for c in raw]
+    from ..datasets import _header
+
+    if not Path(src).exists():
+        raise DataError(f"{src}: no such file.")
+    if Path(src).is_dir():
+        raise DataError(f"{src}: is a directory, not a CSV file.")
+    names = [c.strip() for c in _header(Path(src))[0]]
+    while len(names) > 1 and names[-1] == "":
+        names.pop()
     if row_group_rows is None:
         row_group_rows = int(max(1024, min(ROW_GROUP_ROWS, ROW_GROUP_BYTES // (8 * len(names)))))
     elif not isinstance(row_group_rows, (int, np.integer)) or row_group_rows < 1:
