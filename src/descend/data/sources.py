@@ -373,7 +373,8 @@ def _resolve(path) -> list[Path]:
         files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith((".", "_"))
                        and f.suffix.lower() in (".parquet", ".parq", ".pq"))
         if not files:
-            raise DataError(f"{p}: the folder holds no Parquet files (*.parquet).")
+            raise DataError(f"{p}: is a directory without Parquet files (*.parquet); give a CSV file, a Parquet "
+                            f"file, or a folder of Parquet files.")
         return files
     if not p.exists():
         raise DataError(f"{p}: no such file.")
