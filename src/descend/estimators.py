@@ -396,7 +396,7 @@ def _append_history(dst: History, src: History, first: bool):
     for i in range(start, len(src)):
         dst.add_boundary(src.epoch_loss_list[i], src.epoch_grad_norm_list[i], src.w_list[i],
                          src.epoch_time_list[i], src.epoch_step_list[i], src.epoch_samples_list[i])
-    dst._steps.extend(src._steps)
+    dst.extend_steps(src)
     dst.wall_time += src.wall_time
 
 
