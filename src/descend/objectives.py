@@ -167,7 +167,10 @@ class LinearModel(Objective):
     @property
     def coef_mask(self) -> np.ndarray:
         """True at the coefficients, False at the biases (the entries the penalty touches)."""
-        return np.tile(np.arange(self.block) < self.n_features, self.n_outputs)
+        mask = self.__dict__.get("_coef_mask")
+        if mask is None:
+            mask = self.__dict__["_coef_mask"] = np.tile(np.arange(self.block) < self.n_features, self.n_outputs)
+        return mask
 
     def _W(self, w) -> np.ndarray:
         return np.asarray(w, dtype=np.float64).reshape(self.n_outputs, self.block)

@@ -71,7 +71,7 @@ __all__ = ["Spec", "spec", "unsupported", "loss_grad_sums", "finish", "run_steps
            "full_loss_and_grad", "epoch_order", "LOSSES", "RULES", "STEPS_PER_CALL", "SERIAL_MAX_VALUES"]
 
 STEPS_PER_CALL = 1 << 16  # steps per compiled call; Ctrl-C is seen between calls
-SERIAL_MAX_VALUES = 1 << 18  # a full-data pass over at most this many values (rows x columns) runs on one thread
+SERIAL_MAX_VALUES = 1 << 20  # a full-data pass over at most this many values (rows x columns) runs on one thread
 
 # The per-row losses the kernels compile, by identity of the objectives' ``pointwise``.
 LOSSES = (LinearRegression.pointwise, LogisticRegression.pointwise, SoftmaxRegression.pointwise)
