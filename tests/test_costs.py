@@ -186,3 +186,24 @@ def test_interrupted_compiled_epoch_records_exactly_the_steps_taken(monkeypatch)
                        backend="numba")
     assert_allclose(res.history.step_loss, full.history.step_loss[: 3 * 700], rtol=1e-12)
     assert math.isfinite(res.loss)
+
+
+def test_order_drawn_ahead_is_the_epochs_order():
+    """The next epoch's permutation, drawn on a second thread, is the array the loop would draw."""
+    from descend import batching
+
+    ahead = kernels.OrderPrefetcher(epochs=4)
+    try:
+        for epoch in (0, 1, 2, 3, 1):  # in order, then out of order (drawn afresh)
+            np.testing.assert_array_equal(ahead(5000, epoch, 9), batching.epoch_order(5000, epoch, 9))
+    finally:
+        ahead.close()
+    obj = problem(n=kernels.PREFETCH_ORDER_ROWS)
+    runs = [ds.minimize(obj, np.zeros(5), optimizer=ds.optim.SGD(lr=1e-3), batch_size=4096, epochs=3, seed=2,
+                        backend=b) for b in ("numpy", "numba")]
+    assert_allclose(runs[1].history.step_loss, runs[0].history.step_loss, rtol=1e-10)
+
+
+def test_constant_schedule_rates_are_the_schedules():
+    s = ds.schedules.constant(0.3)
+    np.testing.assert_array_equal(ds.schedules.evaluate(s, 7, 5), [s(k) for k in range(7, 12)])

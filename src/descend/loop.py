@@ -375,7 +375,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         monitors.append(Convergence(tol))
     monitors.extend(callbacks)
     backend, run_epoch, _, full_loss_and_grad = _select_backend(backend, objective, optimizer)
-    epoch_order = _epoch_order(backend)
+    epoch_order = _epoch_order(backend, n if batch_size is not None else None, epochs)
 
     history = History()
     state = optimizer.init(w)
@@ -459,6 +459,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     except KeyboardInterrupt:
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
+    finally:
+        getattr(epoch_order, "close", lambda: None)()
 
     steps_done = step0 + history.steps_taken  # by construction: the steps the history holds
     state.step = steps_done
@@ -516,11 +518,14 @@ def _select_backend(backend, objective, optimizer):
             lambda w: kernels.full_loss_and_grad(objective, w))
 
 
-def _epoch_order(backend):
+def _epoch_order(backend, n=None, epochs=1):
     """The function computing each epoch's row order: batching.epoch_order, or on the numba backend
-    its compiled twin (the same array, faster)."""
+    its compiled twin (the same array, faster), drawn one epoch ahead on a second thread for
+    large data (``n`` rows, several epochs)."""
     if backend == "numba":
         from . import kernels
 
+        if n is not None and n >= kernels.PREFETCH_ORDER_ROWS and epochs > 1:
+            return kernels.OrderPrefetcher(epochs)
         return kernels.epoch_order
     return batching.epoch_order

@@ -250,8 +250,14 @@ class LinearModel(Objective):
 
     def gram(self, s=None) -> np.ndarray:
         """[X 1]^T diag(s) [X 1] (s = 1 when None) without forming [X 1] or a scaled copy of X:
-        X^T X by BLAS, or in chunks of rows for a weighted sum."""
-        return _gram(self.X, s, self.bias)
+        X^T X by BLAS, or in chunks of rows for a weighted sum. The unweighted one is computed
+        once and cached (X is not modified after construction); a copy is returned."""
+        if s is not None:
+            return _gram(self.X, s, self.bias)
+        G = self.__dict__.get("_gram")
+        if G is None:
+            G = self.__dict__["_gram"] = _gram(self.X, None, self.bias)
+        return G.copy()
 
     def smoothness(self):
         """(L, L_max): a Lipschitz constant of the full-data gradient and the largest one of a

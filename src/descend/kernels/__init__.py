@@ -68,7 +68,7 @@ from .. import optim, schedules
 from ..objectives import LinearModel, LinearRegression, LogisticRegression, SoftmaxRegression
 
 __all__ = ["Spec", "spec", "unsupported", "loss_grad_sums", "finish", "run_steps", "numba_epoch", "full_loss",
-           "full_loss_and_grad", "epoch_order", "LOSSES", "RULES", "STEPS_PER_CALL", "SERIAL_MAX_VALUES"]
+           "full_loss_and_grad", "epoch_order", "OrderPrefetcher", "LOSSES", "RULES", "STEPS_PER_CALL", "SERIAL_MAX_VALUES"]
 
 STEPS_PER_CALL = 1 << 16  # steps per compiled call; Ctrl-C is seen between calls
 SERIAL_MAX_VALUES = 1 << 20  # a full-data pass over at most this many values (rows x columns) runs on one thread
@@ -237,6 +237,35 @@ def epoch_order(n: int, epoch: int, seed: int, shuffle=True) -> np.ndarray:
     if (shuffle is not True and not (isinstance(shuffle, np.bool_) and shuffle)) or not _twin_matches_numpy():
         return batching.epoch_order(n, epoch, seed, shuffle)
     return _compiled_permutation(n, epoch, seed)
+
+
+PREFETCH_ORDER_ROWS = 100_000  # from this many rows, the next epoch's order is drawn while this epoch runs
+
+
+class OrderPrefetcher:
+    """:func:`epoch_order` for consecutive epochs, drawing epoch e + 1's permutation on a second
+    thread (the compiled permutation releases the GIL) while epoch e's steps run. The same arrays
+    as :func:`epoch_order`; ``close()`` stops the thread."""
+
+    def __init__(self, epochs: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.epochs = epochs  # no order is drawn ahead for an epoch >= epochs
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="descend-order")
+        self._next = None  # (key, future)
+
+    def __call__(self, n, epoch, seed, shuffle=True):
+        key = (n, epoch, seed, shuffle)
+        if self._next is not None and self._next[0] == key:
+            order = self._next[1].result()
+        else:
+            order = epoch_order(n, epoch, seed, shuffle)
+        ahead = (n, epoch + 1, seed, shuffle)
+        self._next = (ahead, self._pool.submit(epoch_order, *ahead)) if epoch + 1 < self.epochs else None
+        return order
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @functools.cache
