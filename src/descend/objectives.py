@@ -317,6 +317,14 @@ def _gram(X, s, bias):
     n, d = X.shape
     p = d + bias
     G = np.zeros((p, p))
+    if s is None and X.dtype == np.float64:  # one BLAS product on a transposed view (no copy) and the column sums
+        G[:d, :d] = X.T @ X
+        if bias:
+            v = X.sum(axis=0)
+            G[:d, d] = v
+            G[d, :d] = v
+            G[d, d] = n
+        return G
     for a in range(0, n, GRAM_CHUNK):
         Xc = X[a : a + GRAM_CHUNK].astype(np.float64, copy=False)
         if s is None:
