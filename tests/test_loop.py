@@ -36,7 +36,7 @@ def test_rows_seen_by_the_loop_are_each_row_once_per_epoch():
 
     class Spy(ds.LinearRegression):
         def loss_and_grad(self, w, rows=None):
-            if rows is not None:  # the batches (rows=None: the epoch boundaries' full-data passes)
+            if rows is not None:  # the steps' batches (rows=None: a full-data evaluation at a boundary)
                 seen.append(np.asarray(rows))
             return super().loss_and_grad(w, rows)
 
