@@ -161,6 +161,39 @@ def test_full_batch_logistic_and_float32_equal_in_memory(clf, tmp_path):
     np.testing.assert_allclose(a.w, b.w, rtol=1e-10)
 
 
+def test_softmax_and_l2_over_a_source_equal_in_memory(tmp_path):
+    """The model contract's other members run streamed too: softmax (K outputs, class indices;
+    K from the Parquet statistics, no data read) and an L2 penalty that never touches the bias."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((900, D))
+    y = np.argmax(X @ rng.standard_normal((D, 3)) + 0.5 * rng.standard_normal((900, 3)), axis=1).astype(float)
+    path = write_parquet(tmp_path / "three.parquet", X, y, row_group_size=128)
+    src = ds.data.parquet(path, target="y", memory="64kB")
+    streamed, memory = ds.SoftmaxRegression(src, l2=0.01), ds.SoftmaxRegression(X, y, l2=0.01)
+    assert (streamed.n_classes, streamed.n_params) == (3, 3 * (D + 1))
+    w0 = 0.1 * rng.standard_normal(streamed.n_params)
+    for opt in (optim.SGD(lr=0.5), optim.Adam(lr=0.05)):
+        a = ds.minimize(streamed, w0, optimizer=opt, epochs=5)
+        b = ds.minimize(memory, w0, optimizer=opt, epochs=5, backend="numpy")
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-10)
+        a = ds.minimize(streamed, w0, optimizer=opt, batch_size=32, epochs=2, shuffle=False)
+        b = ds.minimize(memory, w0, optimizer=opt, batch_size=32, epochs=2, shuffle=False, backend="numba")
+        np.testing.assert_array_equal(a.w, b.w)
+    ridge = ds.LinearRegression(src, l2=0.5)  # the target as a number: ridge regression
+    ref = ds.LinearRegression(X, y, l2=0.5)
+    a = ds.minimize(ridge, np.zeros(D + 1), optimizer=optim.SGD(lr=0.1), epochs=5)
+    b = ds.minimize(ref, np.zeros(D + 1), optimizer=optim.SGD(lr=0.1), epochs=5, backend="numpy")
+    np.testing.assert_allclose(a.w, b.w, rtol=1e-10)
+    np.testing.assert_allclose(ridge.solution(), ref.solution(), rtol=1e-10)
+    np.testing.assert_allclose(ridge.hessian(), ref.hessian(), rtol=1e-10)
+    np.testing.assert_allclose(ridge.smoothness(), ref.smoothness(), rtol=1e-10)
+    bad = ds.data.parquet(write_parquet(tmp_path / "bad.parquet", X, np.where(np.arange(900) == 600, 1.5, y)),
+                          target="y")
+    with pytest.raises(DataError, match=r"row 601, column 'y': SoftmaxRegression needs class indices 0 to 2; "
+                                        r"got 1.5"):
+        ds.minimize(ds.SoftmaxRegression(bad, n_classes=3), np.zeros(3 * (D + 1)), epochs=1)
+
+
 def test_integer_and_float32_columns_are_read_as_the_asked_dtype(reg, tmp_path):
     X, y, _ = reg
     Xt = X.copy()

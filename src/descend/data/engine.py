@@ -61,23 +61,42 @@ class StreamOrder(NamedTuple):
     shuffle: object
 
 
-def _view(base, X, y, bias):
-    """An in-memory objective of class ``base`` over (X, y) without validation or copies (the source
-    checked the chunk): what the in-memory runners take."""
-    obj = object.__new__(base)
-    obj.X, obj.y, obj.bias = X, y, bias
-    obj.n_samples, obj.n_features = X.shape
-    obj.n_params = obj.n_features + bias
-    return obj
+_CONTRACT = ("bias", "l2", "n_features", "n_outputs", "block", "n_params", "n_classes")
+
+
+def _view(obj, X, y, l2=None):
+    """An in-memory objective of the streamed objective's class over (X, y), without validation or
+    copies (the source checked the chunk): what the in-memory runners and kernels take. It shares
+    the model contract's attributes (bias, l2, outputs, ...); ``l2`` overrides the penalty."""
+    view = object.__new__(obj._base)
+    view.__dict__.update({k: v for k, v in obj.__dict__.items() if k in _CONTRACT})
+    if l2 is not None:
+        view.l2 = l2
+    view.X, view.y, view.Y = X, y, y.reshape(len(y), -1)
+    view.n_samples = len(y)
+    return view
 
 
 def _model_index(base):
-    from ..kernels._compiled import MODELS
+    """The index of the model's loss in the kernels' table (LOSSES), or -1 when they do not know it."""
+    from ..kernels import LOSSES
 
-    for i, cls in enumerate(MODELS):
-        if issubclass(base, cls):
-            return i
-    raise ParameterError(f"the streaming engine runs linear and logistic regression; got {base.__name__}.")
+    f = getattr(base, "pointwise", None)
+    return next((i for i, known in enumerate(LOSSES) if f is known), -1)
+
+
+def _n_classes(source, n_classes, name):
+    """K for softmax over a source: given, or max(target) + 1 from the Parquet statistics (no data
+    read) or from one pass over the target column."""
+    if n_classes is not None:
+        if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 2:
+            raise ParameterError(f"{name}: n_classes must be an integer >= 2; got {n_classes!r}.")
+        return int(n_classes)
+    top = source.target_max()
+    if not (math.isfinite(top) and top >= 0 and top == round(top)):
+        raise DataError(f"{source.describe()}: column {source.target!r} must hold class indices 0, 1, ..., K-1; "
+                        f"its largest value is {top:g}.")
+    return max(int(top) + 1, 2)
 
 
 # ---------------------------------------------------------------------------------- block order
@@ -126,15 +145,24 @@ class _Streamed:
     _base = None
     streamed = True  # diagnose: an exact Hessian costs one pass over the data (Lanczos: two per step)
 
-    def __init__(self, source, y=None, bias: bool = True):
+    def __init__(self, source, y=None, bias: bool = True, l2: float = 0.0, n_classes: int | None = None):
+        from ..objectives import _check_l2
+
+        name = self._base.__name__
         if y is not None:
-            raise ParameterError(f"{self._base.__name__}(source): the source holds the target "
-                                 f"({source.target!r}); omit y.")
+            raise ParameterError(f"{name}(source): the source holds the target ({source.target!r}); omit y.")
         self.source = source
         self.bias = bool(bias)
-        self.X = self.y = None
+        self.l2 = _check_l2(l2, name)
+        self.X = self.y = self.Y = None
         self.n_features = source.n_features
-        self.n_params = self.n_features + self.bias
+        if not self._base.elementwise:  # softmax: one output per class
+            self.n_classes = _n_classes(source, n_classes, name)
+        elif n_classes is not None:
+            raise ParameterError(f"{name} takes no n_classes.")
+        self.n_outputs = getattr(self, "n_classes", 1)
+        self.block = self.n_features + self.bias
+        self.n_params = self.block * self.n_outputs
         self._model = _model_index(self._base)
         self._cache = None  # (w bytes, loss, grad) of the last full pass
         self._listeners = []  # callables(rows) told after every chunk (progress bars)
@@ -149,15 +177,23 @@ class _Streamed:
 
     # --- checks of a chunk ---------------------------------------------------------------------
     def _check_labels(self, chunk):
-        if self._model == 1:
+        """Logistic: labels 0 and 1; softmax: class indices 0..K-1 (read per chunk, named by row)."""
+        from ..objectives import LogisticRegression
+
+        if issubclass(self._base, LogisticRegression):
+            ok, rule = (chunk.y == 0) | (chunk.y == 1), "LogisticRegression needs labels 0 and 1"
+        elif not self._base.elementwise:
             y = chunk.y
-            ok = (y == 0) | (y == 1)
-            if not ok.all():
-                r = int(np.flatnonzero(~ok)[0])
-                if not math.isfinite(y[r]):
-                    self.source.explain(chunk)
-                raise DataError(f"{self.source._where(chunk)}row {chunk.row + r + 1}, column "
-                                f"{self.source.target!r}: LogisticRegression needs labels 0 and 1; got {y[r]:g}.")
+            ok = (y >= 0) & (y < self.n_classes) & (y == np.round(y))
+            rule = f"{self._base.__name__} needs class indices 0 to {self.n_classes - 1}"
+        else:
+            return
+        if not ok.all():
+            r = int(np.flatnonzero(~ok)[0])
+            if not math.isfinite(chunk.y[r]):
+                self.source.explain(chunk)
+            raise DataError(f"{self.source._where(chunk)}row {chunk.row + r + 1}, column "
+                            f"{self.source.target!r}: {rule}; got {chunk.y[r]:g}.")
 
     def _chunks(self, units=None, prefetch=True):
         for chunk in self.source.chunks(units, prefetch=prefetch):
@@ -180,10 +216,12 @@ class _Streamed:
         return self._numba
 
     def _chunk_sums(self, chunk, w, want_grad):
-        """(sum of the chunk's row losses, sum of their gradients): the in-memory kernels' pass."""
+        """(sum of the chunk's row losses, sum of their gradients), no mean, no penalty: the kernels'
+        ``loss_grad_sums`` (over the chunk's columns when the model has one output), or NumPy."""
         m = chunk.n
-        if self._use_numba():
-            if chunk.cols is not None:
+        g = np.zeros(self.n_params)
+        if self._use_numba() and self._model >= 0:
+            if chunk.cols is not None and self.n_outputs == 1 and self._model in (0, 1):
                 from . import _kernels
 
                 out = np.zeros(self.n_params + 1)
@@ -191,17 +229,13 @@ class _Streamed:
                 return out[-1], out[:-1]
             from .. import kernels
 
-            view = _view(self._base, chunk.X, chunk.y, self.bias)
-            if want_grad:
-                loss, g = kernels.full_loss_and_grad(view, w)
-                return loss * m, g * m
-            return kernels.full_loss(view, w) * m, np.zeros(self.n_params)
-        view = _view(self._base, chunk.rows(), chunk.y, self.bias)
-        loss, g = view.loss_and_grad(w)
+            X = chunk.rows()
+            return kernels.loss_grad_sums(_view(self, X, chunk.y), X, chunk.y, w, g, want_grad), g
+        loss, g = _view(self, chunk.rows(), chunk.y, l2=0.0).loss_and_grad(w)
         return loss * m, g * m
 
     def _pass(self, w, want_grad=True):
-        """The full-data mean loss and gradient at w in one pass over the chunks (cached by w)."""
+        """The full-data loss and gradient at w in one pass over the chunks (cached by w)."""
         w = np.ascontiguousarray(w, dtype=np.float64)
         key = w.tobytes()
         if self._cache is not None and self._cache[0] == key:
@@ -216,6 +250,10 @@ class _Streamed:
             self._tell(chunk.n)
         n = self.n_samples
         loss, g = total / n, g / n
+        if self.l2:  # the penalty on the coefficients, never the bias (the kernels' finish)
+            mask = self.coef_mask
+            loss += self.l2 * float(np.sum(w[mask] ** 2))
+            g[mask] += 2.0 * self.l2 * w[mask]
         self._cache = (key, loss, g.copy())
         return loss, g
 
@@ -262,13 +300,13 @@ class _Streamed:
                 y[sel] = chunk.y[rows[sel] - lo]
                 if not (np.isfinite(X[sel]).all() and np.isfinite(y[sel]).all()):
                     self.source.explain(chunk)
-        return _view(self._base, X, y, self.bias)
+        return _view(self, X, y)
 
     def _each_chunk(self, fn):
         """sum over chunks of fn(in-memory objective of the chunk) * rows / n_rows."""
         total = None
         for chunk in self._chunks():
-            view = _view(self._base, chunk.rows(), chunk.y, self.bias)
+            view = _view(self, chunk.rows(), chunk.y)
             if not (np.isfinite(view.X).all() and np.isfinite(view.y).all()):
                 self.source.explain(chunk)
             part = np.asarray(fn(view), dtype=np.float64) * chunk.n
@@ -282,26 +320,39 @@ class _Streamed:
         """Exact, in one pass: the chunks' Hessians weighted by their rows."""
         return self._each_chunk(lambda v: self._base.hessian(v, w))
 
+    def gram(self, s=None):
+        """[X 1]^T diag(s) [X 1] in one pass (s: per-row weights, an array of n_rows; None: 1)."""
+        if s is not None:
+            raise ParameterError("a streamed objective's gram() takes no row weights (they would be n_rows values).")
+        G = self.__dict__.get("_gram")
+        if G is None:
+            G = self.__dict__["_gram"] = self._each_chunk(lambda v: v.gram() / v.n_samples) * self.n_samples
+        return G.copy()
+
     def smoothness(self):
-        G = self._each_chunk(lambda v: v._with_bias(v.X.astype(np.float64)).T @ v._with_bias(v.X.astype(np.float64))
-                             / v.n_samples)
+        c = self._curvature_bound
+        L = c * float(np.linalg.eigvalsh(self.gram() / self.n_samples)[-1]) + 2.0 * self.l2
         L_max = 0.0
         for chunk in self._chunks():
-            Xb = _view(self._base, chunk.rows(), chunk.y, self.bias)._with_bias(chunk.rows().astype(np.float64))
-            L_max = max(L_max, float(np.max(np.einsum("ij,ij->i", Xb, Xb))))
-        c = self._curvature_bound
-        return c * float(np.linalg.eigvalsh(G)[-1]), c * L_max
+            X = chunk.rows().astype(np.float64)
+            L_max = max(L_max, float(np.max(np.einsum("ij,ij->i", X, X))) + (1.0 if self.bias else 0.0))
+        return L, c * L_max + 2.0 * self.l2
 
     def decision(self, w, X=None):
         if X is None:
             raise ParameterError("a streamed objective does not hold its rows in memory; pass X.")
-        return self._base.decision(self, w, X)
+        return self._base.decision(_view(self, np.asarray(X), np.zeros(len(X))), w, X)
 
     def solution(self):
-        """Least squares from the normal equations, accumulated in one pass."""
-        A = self._each_chunk(lambda v: v._with_bias(v.X.astype(np.float64)).T @ v._with_bias(v.X.astype(np.float64)))
-        b = self._each_chunk(lambda v: v._with_bias(v.X.astype(np.float64)).T @ v.y.astype(np.float64))
-        return np.linalg.lstsq(A, b, rcond=None)[0]
+        """Least squares (ridge when l2 > 0) from the normal equations, accumulated in one pass."""
+        G = self.gram() / self.n_samples + np.diag(self.l2 * (np.arange(self.block) < self.n_features))
+        B = np.zeros((self.block, 1))
+        for chunk in self._chunks():
+            X, y = chunk.rows().astype(np.float64), chunk.y.astype(np.float64)
+            B[: self.n_features, 0] += X.T @ y
+            if self.bias:
+                B[self.n_features, 0] += y.sum()
+        return np.linalg.solve(G, B[:, 0] / self.n_samples)
 
     # --- what the loop plugs in --------------------------------------------------------------------
     def stream_order(self, shuffle, batch_size):
@@ -336,7 +387,7 @@ class _Streamed:
         if backend != "numpy":
             from .. import kernels
 
-            probe = _view(self._base, np.zeros((1, self.n_features)), np.zeros(1), self.bias)
+            probe = _view(self, np.zeros((1, self.n_features)), np.zeros(1))
             reason = kernels.unsupported(probe, optimizer)
             if reason is None and not self._use_numba():
                 reason = "numba is not installed"
@@ -449,7 +500,7 @@ class _Runner:
             nonlocal done
             local = np.zeros(1, dtype=np.int64)
             try:
-                ok = self.inner(_view(obj._base, X, y, obj.bias), w, optimizer, state,
+                ok = self.inner(_view(obj, X, y), w, optimizer, state,
                                 np.ascontiguousarray(idx, dtype=np.int64), B, out_loss[done : done + k],
                                 out_gnorm[done : done + k], out_lr[done : done + k], local)
             finally:

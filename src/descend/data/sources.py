@@ -199,6 +199,10 @@ class Source:
     def _where(self, chunk) -> str:
         return f"{chunk.file}: " if chunk.file else ""
 
+    def target_max(self) -> float:
+        """The largest value of the target column (one pass over the chunks; Parquet: its statistics)."""
+        return max(float(np.max(c.y)) for c in self.chunks())
+
     def to_arrays(self):
         """(X, y): every row in memory (for small data; the streamed fit never calls this)."""
         X = np.empty((self.n_rows, self.n_features), dtype=self.dtype)
@@ -439,6 +443,21 @@ class ParquetSource(Source):
 
     def describe(self):
         return self.path if len(self.files) == 1 else f"{self.path} ({len(self.files)} files)"
+
+    def target_max(self) -> float:
+        """From the row groups' statistics when every one has them (nothing read), else a pass."""
+        import pyarrow.parquet as pq
+
+        top = -math.inf
+        for f in self.files:
+            md = pq.ParquetFile(f).metadata
+            j = md.schema.to_arrow_schema().get_field_index(self.target)
+            for g in range(md.num_row_groups):
+                st = md.row_group(g).column(j).statistics
+                if st is None or not st.has_min_max or st.null_count:
+                    return super().target_max()
+                top = max(top, float(st.max))
+        return top
 
     def _units(self):
         cap = self.unit_rows
