@@ -556,11 +556,3 @@ def test_cli_usage_errors(reg, run):
     assert res.returncode == 2 and res.stderr.startswith("error: memory must be a size such as '256MB'")
     res = run("fit", reg[2], "--target", "nope")
     assert res.returncode == 2 and "no column named 'nope' (--target)" in res.stderr
-
-
-def test_import_descend_data_is_light():
-    code = "import sys, descend; descend.data; print(','.join(m for m in ('pyarrow', 'pandas', 'numba') " \
-           "if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    assert out.stdout.strip() == ""

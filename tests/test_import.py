@@ -10,3 +10,12 @@ def test_import_descend_is_light():
             "print(','.join(m for m in heavy if m in sys.modules))" % HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_descend_data_is_light_until_a_file_is_opened():
+    """``ds.data`` and its sources load neither pyarrow, pandas nor numba until a file is opened."""
+    code = ("import sys, descend; descend.data.parquet, descend.data.csv, descend.data.arrays; "
+            "import descend.data.engine, descend.data.sources; "
+            "print(','.join(m for m in ('pyarrow', 'pandas', 'numba', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -413,20 +413,9 @@ class _Runner:
         self.buffers = []
 
     def __call__(self, objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
-        if order is None:
-            return self._full_batch(w, optimizer, state, out_loss, out_gnorm, out_lr, progress)
+        # (a full-batch epoch never comes here: the loop steps on its boundary's own pass, ``_pass``)
         return self._steps(self._blocks(order), w, optimizer, state, batch_size, out_loss, out_gnorm, out_lr,
                            progress)
-
-    def _full_batch(self, w, optimizer, state, out_loss, out_gnorm, out_lr, progress):
-        loss, g = self.obj._pass(w)  # the boundary's own pass when it just ran at these weights
-        gnorm = math.sqrt(float(g @ g))
-        out_loss[0], out_gnorm[0] = loss, gnorm
-        if not (math.isfinite(loss) and math.isfinite(gnorm)):
-            return False
-        out_lr[0] = optimizer.step(w, g, state)
-        progress[0] = 1
-        return True
 
     # --- blocks of rows, in the epoch's order ----------------------------------------------------
     def _rows_of(self, chunk, X, Y, pos):
