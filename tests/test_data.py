@@ -278,6 +278,17 @@ def test_gzip_csv_minibatches_equal_in_memory(reg, tmp_path):
     np.testing.assert_array_equal(a.w, b.w)
 
 
+@pytest.mark.parametrize("batch_size, shuffle", [(None, False), (16, False), (16, "block")])
+def test_lr_find_over_a_source_equals_in_memory(reg, batch_size, shuffle):
+    X, y, path = reg
+    streamed = ds.LinearRegression(ds.data.parquet(path, target="y", memory="64kB"))
+    a = ds.lr_find(streamed, np.zeros(D + 1), batch_size=batch_size, steps=30, shuffle=shuffle)
+    b = ds.lr_find(ds.LinearRegression(X, y), np.zeros(D + 1), batch_size=batch_size, steps=30, shuffle=shuffle,
+                   backend="numpy")
+    np.testing.assert_allclose(a.losses, b.losses, rtol=1e-10)
+    assert (a.suggestion is None and b.suggestion is None) or a.suggestion == pytest.approx(b.suggestion, rel=1e-10)
+
+
 def test_arrays_source_is_the_in_memory_fit(reg):
     X, y, _ = reg
     src = ds.data.arrays(X, y, memory="64kB")

@@ -413,9 +413,24 @@ class _Runner:
         self.buffers = []
 
     def __call__(self, objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
-        # (a full-batch epoch never comes here: the loop steps on its boundary's own pass, ``_pass``)
-        return self._steps(self._blocks(order), w, optimizer, state, batch_size, out_loss, out_gnorm, out_lr,
-                           progress)
+        if order is None:  # full batch (the loop itself steps on its boundary's pass; lr_find comes here)
+            return self._full_batch(w, optimizer, state, out_loss, out_gnorm, out_lr, progress)
+        if not isinstance(order, StreamOrder):  # an explicit order of rows (lr_find's few steps): gather them
+            batch = self.obj._batch(order)
+            blocks = [(batch.X, batch.y, None, len(batch.y))]
+        else:
+            blocks = self._blocks(order)
+        return self._steps(blocks, w, optimizer, state, batch_size, out_loss, out_gnorm, out_lr, progress)
+
+    def _full_batch(self, w, optimizer, state, out_loss, out_gnorm, out_lr, progress):
+        loss, g = self.obj._pass(w)
+        gnorm = math.sqrt(float(g @ g))
+        out_loss[0], out_gnorm[0] = loss, gnorm
+        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+            return False
+        out_lr[0] = optimizer.step(w, g, state)
+        progress[0] = 1
+        return True
 
     # --- blocks of rows, in the epoch's order ----------------------------------------------------
     def _rows_of(self, chunk, X, Y, pos):
