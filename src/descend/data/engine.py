@@ -1,16 +1,17 @@
 """The streaming engine: the one loop's epochs over a source's chunks, through the in-memory kernels.
 
-``ds.LinearRegression(source)`` (and ``LogisticRegression``) builds a *streamed* objective: the
-model of the in-memory class, its data read chunk by chunk. ``minimize`` runs it with the same
-call; this module is what the loop plugs in at its backend choice (``stream_backend``) and its
-row order (``stream_order``). It holds no mathematics of its own: every chunk goes through the
-in-memory epoch runner (:func:`descend.kernels.numba_epoch`, or :func:`descend.loop.numpy_epoch`
-without numba) as if it were a small in-memory data set.
+``ds.LinearRegression(source)`` (any :class:`descend.objectives.LinearModel`: logistic, softmax,
+with an L2 penalty) builds a *streamed* objective: the model of the in-memory class, its data
+read chunk by chunk. ``minimize`` runs it with the same call; this module is what the loop plugs
+in at its backend choice (``stream_backend``) and its row order (``stream_order``). It holds no
+mathematics of its own: every chunk goes through the model contract's kernels
+(:func:`descend.kernels.loss_grad_sums`, :func:`descend.kernels.numba_epoch`; or
+:func:`descend.loop.numpy_epoch` without numba) as if it were a small in-memory data set.
 
-- **Full batch**: one pass over the chunks per step, each chunk's loss and gradient summed by the
-  compiled pass (``_kernels.columns_loss_grad``, the in-memory ``full_loss_grad``'s arithmetic
-  over columns); the boundary loss of an epoch is that same pass (cached by weights), so a run of
-  E epochs reads the data E + 1 times. Equal to the in-memory fit to rounding (1e-10 relative).
+- **Full batch**: one pass over the chunks per step: each chunk's loss and gradient sums (for one
+  output, ``_kernels.columns_loss_grad``, the same arithmetic over pyarrow's columns without a
+  copy), then the mean and the penalty. The loop steps on its boundary's own pass (cached here by
+  weights), so E epochs read the data E + 1 times. Equal to the in-memory fit to 1e-10 (relative).
 - **Mini-batch and per-sample**: batches are consecutive slices of the epoch's row order, as in
   memory, and a batch that straddles two chunks is carried over (its few rows copied), so with
   ``shuffle=False`` the steps are the in-memory steps, bit for bit on the same runner.
@@ -20,8 +21,8 @@ without numba) as if it were a small in-memory data set.
   permutation, and visits each buffer's rows in a random permutation (drawn before the buffer is
   filled, so each row is written where it is visited and the steps read the buffer front to
   back). Two buffers alternate: a background thread reads and fills the next while the steps
-  run through this one; :func:`block_order` is the resulting order of every row, so a run is reproducible from
-  the seed and resumes from a checkpoint bit-identically. ``shuffle=True`` (one random read per
+  run through this one. :func:`block_order` is the resulting order of every row, so a run is
+  reproducible from the seed and resumes from a checkpoint bit-identically. ``shuffle=True`` (one random read per
   row) is refused; an in-memory ``ds.data.arrays`` source takes it (the in-memory permutation).
 - The epoch-boundary loss of a mini-batch run is one more pass over the chunks (never a load of
   the data); the weights change with every step, so it cannot share the steps' pass.
