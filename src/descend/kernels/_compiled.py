@@ -169,13 +169,16 @@ def assign_blocks_penalised(g, dz, X, j, w, d, bias, K, p, l2):
     (||c||^2, ||g||^2)."""
     cc = 0.0
     gg = 0.0
+    x = X[j]
     for k in range(K):
         off = k * p
+        wk = w[off:off + d]
+        gk = g[off:off + d]
         dk = dz[k]
         for i in range(d):
-            c = w[off + i]
-            gi = dk * X[j, i] + 2.0 * l2 * c
-            g[off + i] = gi
+            c = wk[i]
+            gi = dk * x[i] + 2.0 * l2 * c
+            gk[i] = gi
             cc += c * c
             gg += gi * gi
         if bias:
@@ -275,11 +278,13 @@ def _inlined(f):
 @numba.njit(**_fast)
 def decisions(X, j, w, d, bias, K, p, z):
     """z[k] = X[j] . c_k (+ b_k) for the K blocks of w (block k starts at k * p)."""
+    x = X[j]
     for k in range(K):
         off = k * p
+        wk = w[off:off + d]  # views: w[off + i] with an offset LLVM cannot prove >= 0 does not vectorise
         s = 0.0
         for i in range(d):
-            s += X[j, i] * w[off + i]
+            s += x[i] * wk[i]
         if bias:
             s += w[off + d]
         z[k] = s
@@ -288,17 +293,19 @@ def decisions(X, j, w, d, bias, K, p, z):
 @numba.njit(**_fast)
 def accumulate_blocks(g, dz, X, j, d, bias, K, p, first_row):
     """g_k (+)= dz[k] * [X[j], 1] for every block k; ``first_row`` assigns instead of adding."""
+    x = X[j]
     for k in range(K):
         off = k * p
+        gk = g[off:off + d]
         dk = dz[k]
         if first_row:
             for i in range(d):
-                g[off + i] = dk * X[j, i]
+                gk[i] = dk * x[i]
             if bias:
                 g[off + d] = dk
         else:
             for i in range(d):
-                g[off + i] += dk * X[j, i]
+                gk[i] += dk * x[i]
             if bias:
                 g[off + d] += dk
 
