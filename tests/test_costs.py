@@ -83,7 +83,7 @@ def test_small_full_batch_runs_on_one_thread():
     before = set(_compiled.loss_grad_sums_parallel.signatures)
     ds.minimize(obj, np.zeros(6), epochs=3, backend="numba")
     assert set(_compiled.loss_grad_sums_parallel.signatures) == before  # the parallel twin was not used
-    big = np.random.default_rng(0).normal(size=(kernels.SERIAL_MAX_VALUES // 4 + 1000, 4))
+    big = np.random.default_rng(0).normal(size=(5 * _compiled.CHUNK_ROWS + 1000, 4))  # several chunks
     g1, g2 = np.zeros(4), np.zeros(4)
     spec = kernels.spec(ds.LinearRegression(big, big[:, 0], bias=False))
     Y = np.ascontiguousarray(big[:, :1])
