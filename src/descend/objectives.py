@@ -103,9 +103,18 @@ def overflowing_columns(A) -> np.ndarray:
     A = np.asarray(A)
     if A.size == 0:
         return np.zeros(0, dtype=np.intp)
+    return _beyond_safe(_column_extremes(A), A.shape[0])
+
+
+def _column_extremes(A) -> np.ndarray:
+    """max(|A[:, k]|) of every column as float64 (NaN where the column holds a NaN): one max and one
+    min reduction, no temporary array the size of A."""
     with np.errstate(all="ignore"):
-        big = np.maximum(A.max(axis=0), -A.min(axis=0)).astype(np.float64)
-    return np.flatnonzero(~(big <= safe_magnitude(A.shape[0])))
+        return np.maximum(A.max(axis=0), -A.min(axis=0)).astype(np.float64)
+
+
+def _beyond_safe(big, n_rows) -> np.ndarray:
+    return np.flatnonzero(~(big <= safe_magnitude(n_rows)))
 
 
 class LabelError(DataError):
@@ -201,14 +210,18 @@ def _check_data(X, y, name: str, multi: bool = False):
     dtype = np.float32 if X.dtype == np.float32 else np.float64
     X = np.ascontiguousarray(X, dtype=dtype)
     y = np.ascontiguousarray(y, dtype=dtype)
+    extremes = {}
     for label, arr in (("X", X), ("y", y)):
+        extremes[label] = _column_extremes(arr.reshape(len(arr), -1))  # NaN and inf reach the extremes
+        if np.isfinite(extremes[label]).all():
+            continue
         bad = ~np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0]
             place = f"row {where[0]}, column {where[1]}" if arr.ndim == 2 else f"row {where[0]}"
             raise DataError(f"{name}: {label} has a non-finite value ({arr[tuple(where)]}) at {place}.")
     for label, arr in (("X", X), ("y", y.reshape(len(y), -1))):
-        big = overflowing_columns(arr)
+        big = _beyond_safe(extremes[label], len(arr))
         if len(big):
             col = f"column {big[0]} of X (0-based)" if label == "X" else "y"
             more = f" and {len(big) - 1} other column(s)" if len(big) > 1 else ""
