@@ -71,9 +71,8 @@ __all__ = ["Spec", "spec", "unsupported", "loss_grad_sums", "finish", "run_steps
            "full_loss_and_grad", "epoch_order", "OrderPrefetcher", "LOSSES", "RULES", "STEPS_PER_CALL", "SERIAL_MAX_VALUES"]
 
 STEPS_PER_CALL = 1 << 16  # steps per compiled call; Ctrl-C is seen between calls
-SERIAL_MAX_VALUES = 1 << 27  # a full-data pass over at most this many values (rows x columns) runs on one thread:
-# on 2 cores numba's parallel pass measured slower than the serial one at every size tried, and it
-# swings with the load (200,000 x 20: 18-30 ms against 3-6 ms; 1e6 x 32, 20 passes: 1.3-2.5 s against 1.05 s)
+SERIAL_MAX_VALUES = 1 << 20  # a full-data pass over at most this many values (rows x columns) runs on one thread
+# (quiet 2-core VM, passes of the gradient: 200,000 x 20 serial 2.4 ms, parallel 1.3 ms; 1e6 x 32: 27 ms, 15 ms)
 
 # The per-row losses the kernels compile, by identity of the objectives' ``pointwise``.
 LOSSES = (LinearRegression.pointwise, LogisticRegression.pointwise, SoftmaxRegression.pointwise)
