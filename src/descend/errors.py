@@ -30,3 +30,7 @@ def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool 
         bound = ">= 0" if allow_zero else "> 0"
         raise ParameterError(f"{name} must be {kind} {bound}; got {value!r}.")
     return int(value) if integer else value
+
+
+class StoreError(DataError):
+    """The run store cannot be used as asked: not a store, a damaged or newer database, an unknown run (exit 1)."""

@@ -131,6 +131,8 @@ class Run:
     best_loss: float = math.inf
     best_epoch: int = 0
     restore_best: bool = False
+    shuffle: object = True  # as given to minimize (a recorder describes the run with these two)
+    backend: str = "numpy"
 
 
 def numpy_epoch(objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
@@ -223,6 +225,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         start_epoch = int(resume["epoch"])
         seed = resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
+    run.shuffle, run.backend = shuffle, backend
 
     steps_per_epoch = batching.steps_per_epoch(n, batch_size)
     rows_per_epoch = n if n is not None else 1
