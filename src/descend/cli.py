@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from .errors import DataError, DescendError, ParameterError
+from .runs.cli import lr_find_config, lr_find_result, record_compare, record_options
 
 
 def _console(stderr=False):
@@ -115,8 +116,8 @@ def _objective(model, X, y, bias):
 
 
 @cli.command()
-@click.argument("data", type=click.Path(dir_okay=True))
-@click.option("--target", required=True, help="The column to predict.")
+@click.argument("data", required=False, type=click.Path(dir_okay=True))
+@click.option("--target", default=None, help="The column to predict (required).")
 @click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
 @_optimizer_options
 @click.option("--schedule", type=click.Choice(["constant", "step", "exponential", "invscaling", "cosine", "warmup"]),
@@ -137,9 +138,10 @@ def _objective(model, X, y, bias):
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the loss curve here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@record_options("fit", resume=True)
 def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay, schedule,
         step_size, gamma, power_t, t_max, lr_min, warmup_steps, batch_size, lr, epochs, seed, no_shuffle, no_bias,
-        tol, plot_path, as_json, quiet):
+        tol, plot_path, as_json, quiet, record):
     """Fit a linear (or logistic) regression to a CSV file by gradient descent."""
     from . import datasets, optim, schedules
     from .loop import minimize
@@ -155,7 +157,8 @@ def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, e
     obj = _objective(model, X, y, not no_bias)
     res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
                    epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
-                   callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
+                   callbacks=_progress(quiet or as_json, f"fit {Path(data).name}") + record.callbacks(),
+                   resume=record.checkpoint)
     params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
     if plot_path:
         from . import plot
@@ -186,6 +189,10 @@ def _check_cli_numbers(lr=None, epochs=None, batch_size=None):
     if batch_size is not None and batch_size < 1:
         raise ParameterError(f"--batch-size must be at least 1; got {batch_size}.")
 
+
+from .runs.cli import register as _register_runs  # noqa: E402  `descend runs ...` and `descend report`
+
+_register_runs(cli)
 
 # ------------------------------------------------------------------------------------------ main
 
@@ -258,7 +265,8 @@ def _print_comparison(con, title, comp):
 @click.option("--epochs", default=10, show_default=True, type=int, help="Epochs per run.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write the figure here.")
-def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path):
+@record_options("compare")
+def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path, record):
     """GD vs SGD vs mini-batch on one problem: loss against epochs, samples, steps and time."""
     from . import compare as compare_mod, datasets
 
@@ -277,6 +285,8 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
     for i, (title, X, y, bias) in enumerate(problems):
         fitted = list(dict.fromkeys(None if b is None or b >= len(y) else b for b in sizes))  # B >= n: full batch
         comp = compare_mod.compare_data(X, y, fitted, names, lr=lr, epochs=epochs, seed=seed, bias=bias)
+        for res in comp.results if record.enabled else ():
+            record.save(res, **record_compare(X, y, bias), problem=title)
         _print_comparison(con, title, comp)
         if out_path:
             from . import plot
@@ -306,8 +316,9 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the curve here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
+@record_options("lr-find")
 def lr_find_command(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay,
-                    batch_size, start, end, steps, diverge, seed, no_bias, plot_path, as_json):
+                    batch_size, start, end, steps, diverge, seed, no_bias, plot_path, as_json, record):
     """The learning-rate range test: suggested rates and the stable rate 2/lambda_max."""
     from . import datasets, optim
     from .lrfind import lr_find
@@ -322,6 +333,7 @@ def lr_find_command(data, target, features, model, optimizer_name, momentum, bet
     obj = _objective(model, X, y, not no_bias)
     res = lr_find(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size, start=start, end=end,
                   steps=steps, seed=seed, diverge=diverge)
+    record.save(lr_find_result(res, obj, seed), source=obj, **lr_find_config(res))
     if plot_path:
         from . import plot
 

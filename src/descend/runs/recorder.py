@@ -106,7 +106,7 @@ def _schedule_text(lr) -> str:
     return "constant" if not callable(lr) or isinstance(lr, schedules.constant) else repr(lr)
 
 
-def describe(objective, optimizer, batch_size, seed, epochs, shuffle=True, backend="", **extra) -> dict:
+def describe(objective, optimizer, batch_size, seed, epochs, shuffle=True, backend="", extra=None) -> dict:
     """The configuration the store keeps for a run: objective kind and data (with a fingerprint),
     optimizer and hyper-parameters, schedule, batch size, seed, epochs, shuffle, backend and the
     descend version, updated by ``extra``."""
@@ -116,7 +116,7 @@ def describe(objective, optimizer, batch_size, seed, epochs, shuffle=True, backe
     config = {"objective": obj, "data": data, "optimizer": optimizer_config(optimizer),
               "schedule": _schedule_text(optimizer.lr), "batch_size": batch_size, "seed": seed, "epochs": epochs,
               "shuffle": shuffle, "backend": backend, "descend_version": __version__}
-    for k, v in extra.items():
+    for k, v in (extra or {}).items():
         if isinstance(v, dict) and isinstance(config.get(k), dict):
             config[k] = {**config[k], **v}
         else:
@@ -261,7 +261,7 @@ class Recorder(Monitor):
         self._take_lock()
         host, pid = host_pid()
         config = describe(run.objective, run.optimizer, run.batch_size, run.seed, run.epochs,
-                          shuffle=getattr(run, "shuffle", True), backend=getattr(run, "backend", ""), **self.extra)
+                          shuffle=getattr(run, "shuffle", True), backend=getattr(run, "backend", ""), extra=self.extra)
         self._start_epoch = int(run.epoch)
         self._written, self._chunk, self._time_offset, self._wall_offset = 0, 0, 0.0, 0.0
         if self.resume_id is None:
@@ -368,7 +368,7 @@ class Recorder(Monitor):
         ckpt = result.checkpoint or {}
         self._start_epoch = int(ckpt.get("epoch", result.epochs)) - (len(h) - 1) if len(h) else 0
         config = describe(objective, result.optimizer, result.batch_size, result.seed, result.epochs,
-                          backend=result.backend, **self.extra)
+                          backend=result.backend, extra=self.extra)
         host, pid = host_pid()
         conn = self.store.connect(create=True)
         self._written, self._chunk, self._seq, self._time_offset = 0, 0, 0, 0.0
