@@ -212,34 +212,38 @@ def _statements(script):
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _version(db):
+    return db.execute("PRAGMA user_version").fetchone()[0], db.execute("PRAGMA application_id").fetchone()[0]
+
+
+def _check(conn: Connection, db, v, app):
+    if v > SCHEMA_VERSION:
+        raise StoreError(f"{conn.path}: the run store has schema version {v}, newer than this descend "
+                         f"understands ({SCHEMA_VERSION}); upgrade descend to read it (nothing was changed).")
+    if (v > 0 and app != APPLICATION_ID) or (v == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]):
+        raise StoreError(f"{conn.path}: is a SQLite database but not a descend run store; use another folder "
+                         f"(nothing was changed).")
+
+
+def inspect(conn: Connection) -> int:
+    """The schema version of the database, after checking (without writing) that descend may use it."""
+    v, app = conn.retry(lambda: _version(conn.db))
+    _check(conn, conn.db, v, app)
+    return v
+
+
 def migrate(conn: Connection, upto: int = SCHEMA_VERSION):
     """Bring the database to schema version ``upto`` (default: this descend's), in one transaction.
 
     An empty database gets every migration; a descend store of an older version gets the
     missing ones; a newer version or a database that is not a descend store is refused.
     """
-    def version(db):
-        return db.execute("PRAGMA user_version").fetchone()[0], db.execute("PRAGMA application_id").fetchone()[0]
-
-    def check(db, v, app):
-        if v > SCHEMA_VERSION:
-            raise StoreError(f"{conn.path}: the run store has schema version {v}, newer than this descend "
-                             f"understands ({SCHEMA_VERSION}); upgrade descend to read it (nothing was changed).")
-        if v > 0 and app != APPLICATION_ID:
-            raise StoreError(f"{conn.path}: is a SQLite database but not a descend run store; use another folder "
-                             f"(nothing was changed).")
-        if v == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise StoreError(f"{conn.path}: is a SQLite database but not a descend run store; use another folder "
-                             f"(nothing was changed).")
-
-    v, app = conn.retry(lambda: version(conn.db))
-    check(conn.db, v, app)
-    if v >= upto:
+    if inspect(conn) >= upto:
         return
 
     def step(db):
-        v, app = version(db)  # again, under the write lock: another process may have migrated meanwhile
-        check(db, v, app)
+        v, app = _version(db)  # again, under the write lock: another process may have migrated meanwhile
+        _check(conn, db, v, app)
         if v == 0:
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         for k in range(v + 1, upto + 1):
@@ -380,6 +384,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot be opened ({exc}).") from None
         try:
+            inspect(conn)  # before anything that writes: a foreign or newer database is left as it is
             mode = conn.retry(lambda: conn.db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch the database to WAL mode (got {mode!r}).")
