@@ -25,7 +25,7 @@ __all__ = ["Store", "Recorder", "RunInfo", "StoredResult", "SCHEMA_VERSION", "de
 
 def report(store, ids, out):
     """Write one self-contained HTML report of the runs ``ids`` of ``store`` to ``out``; return the path."""
-    from .report import write_report
+    from .htmlreport import write_report
 
     return write_report(store, ids, out)
 

@@ -321,7 +321,7 @@ def export_command(run_ids, runs_dir, tb_dir, csv_dir):
               help="The HTML file to write.")
 def report_command(run_ids, runs_dir, out_path):
     """One self-contained HTML report of runs: configuration, verdict, loss, learning rate, gradient norm."""
-    from .report import write_report
+    from .htmlreport import write_report
     from .store import Store
 
     path = write_report(Store(runs_dir), list(run_ids), out_path)
