@@ -1,7 +1,8 @@
 import subprocess
 import sys
 
-HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "pyarrow", "click"]
+HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "pyarrow", "click", "sqlite3",
+         "tensorboardX", "tensorboard"]
 
 
 def test_import_descend_is_light():
@@ -9,3 +10,11 @@ def test_import_descend_is_light():
             "print(','.join(m for m in heavy if m in sys.modules))" % HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_run_store_loads_on_first_use_without_its_exporters():
+    code = ("import sys, descend; store = descend.runs.Store('x'); "
+            "print(type(store).__module__, ','.join(m for m in %r if m in sys.modules))"
+            % ["matplotlib", "tensorboardX", "tensorboard", "pandas", "click", "numba"])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["descend.runs.store"]

@@ -105,9 +105,13 @@ def _resume_args(ctx, spec: Recording, kwargs: dict) -> dict:
     for key, value in stored.items():
         if key in DISPLAY_ONLY or key == "epochs" or key not in kwargs:
             continue
-        if _given(ctx, key) and kwargs[key] != value:
-            raise ParameterError(f"--resume {res.id} continues the run with its own settings; {_flag(ctx, key)} "
-                                 f"{kwargs[key]} differs from its {value!r} (start a new run instead).")
+        given = kwargs[key]
+        pairs = ([(k, given.get(k), value.get(k)) for k in given] if isinstance(given, dict) and
+                 isinstance(value, dict) else [(key, given, value)])  # options grouped into one dict
+        for name, now, then in pairs:
+            if _given(ctx, name) and now != then:
+                raise ParameterError(f"--resume {res.id} continues the run with its own settings; {_flag(ctx, name)} "
+                                     f"{now} differs from its {then!r} (start a new run instead).")
         kwargs[key] = value
     if "epochs" in kwargs:
         if not _given(ctx, "epochs"):
