@@ -209,7 +209,9 @@ def _checkpoint(run) -> dict:
 class Recorder(Monitor):
     """Records the run it is passed to into ``store`` (see :meth:`Store.recorder`).
 
-    After the run, ``run_id`` is the stored run's id.
+    After the run, ``run_id`` is the stored run's id. Put it after the monitors that change the
+    optimizer state at a boundary (``ReduceLROnPlateau``): its per-epoch checkpoint is taken when
+    it is called. The final checkpoint is ``Result.checkpoint`` as ``minimize`` returns it.
     """
 
     def __init__(self, store, name: str = "", config: dict | None = None, resume=None, kind: str = "fit"):
