@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DescendError, StoreError
+from .recorder import step_positions
 
 __all__ = ["export_tensorboard", "export_csv", "hparams", "run_folder"]
 
@@ -90,8 +91,9 @@ def export_tensorboard(store, run_ids, logdir) -> list[Path]:
                 writer.add_scalar("epoch/samples", h.epoch_samples_list[k], e)
             loss, gnorm, lr = h.step_loss, h.grad_norm, h.lr
             first = int(h.epoch_step_list[0]) if len(h) else 0
+            where = step_positions(h)  # aggregated records (past the history's cap) at their bucket's last step
             for s in range(len(loss)):
-                step = first + s + 1
+                step = first + int(where[s])
                 writer.add_scalar("step/loss", loss[s], step)
                 writer.add_scalar("step/grad_norm", gnorm[s], step)
                 if _finite(lr[s]):
@@ -182,6 +184,7 @@ def export_csv(store, run_ids, folder) -> list[Path]:
                    "samples"]
         first = int(h.epoch_step_list[0]) if len(h) else 0
         loss, gnorm, lr, sepoch = h.step_loss, h.grad_norm, h.lr, h.step_epoch
+        where = step_positions(h)
         with open(path / "metrics.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(columns)
@@ -189,7 +192,7 @@ def export_csv(store, run_ids, folder) -> list[Path]:
             for k in range(len(h)):
                 epoch = first_epoch + k
                 while s < len(loss) and int(sepoch[s]) < epoch:  # the steps of the epoch before this boundary
-                    w.writerow([int(sepoch[s]), first + s + 1, _cell(float(loss[s])), _cell(float(gnorm[s])),
+                    w.writerow([int(sepoch[s]), first + int(where[s]), _cell(float(loss[s])), _cell(float(gnorm[s])),
                                 _cell(float(lr[s])), "", "", "", ""])
                     s += 1
                 gn = h.epoch_grad_norm_list[k]
@@ -197,7 +200,7 @@ def export_csv(store, run_ids, folder) -> list[Path]:
                             "" if math.isnan(gn) else _cell(gn), _cell(float(h.epoch_time_list[k])),
                             int(h.epoch_samples_list[k])])
             while s < len(loss):
-                w.writerow([int(sepoch[s]), first + s + 1, _cell(float(loss[s])), _cell(float(gnorm[s])),
+                w.writerow([int(sepoch[s]), first + int(where[s]), _cell(float(loss[s])), _cell(float(gnorm[s])),
                             _cell(float(lr[s])), "", "", "", ""])
                 s += 1
         meta = {"run_id": res.id, "name": res.name, "kind": res.kind, "status": res.status, "verdict": res.verdict,

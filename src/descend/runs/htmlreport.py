@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import StoreError
 from .export import hparams
+from .recorder import step_positions
 
 __all__ = ["write_report", "render"]
 
@@ -83,8 +84,10 @@ def _step_figures(res):
     h = res.history
     loss, gnorm, lr = h.step_loss, h.grad_norm, h.lr
     k = _stride(len(loss))
-    x = np.arange(1, len(loss) + 1)[::k]
-    note = "" if k == 1 else f" (every {k}th of {len(loss):,} steps drawn)"
+    x = step_positions(h)[::k]
+    note = "" if k == 1 else f" (every {k}th of {len(loss):,} records drawn)"
+    if getattr(h, "aggregated", False):
+        note += " (past the history's cap: bucket means)"
     fig = Figure(figsize=(7.2, 3.6), layout="constrained")
     ax = fig.subplots()
     ax.plot(x, loss[::k], color="C0", alpha=0.3, linewidth=1, label="batch loss (raw)")

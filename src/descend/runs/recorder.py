@@ -27,7 +27,7 @@ from ..monitors import Monitor
 from .store import STEP_COLUMNS, _real, check_id, host_pid, pack, to_json
 
 __all__ = ["Recorder", "describe", "describe_objective", "describe_data", "fingerprint", "optimizer_config",
-           "rebuild_optimizer", "step_chunks"]
+           "rebuild_optimizer", "step_chunks", "step_positions", "bucket_block", "add_buckets"]
 
 FULL_HASH_BYTES = 1 << 22  # data up to 4 MB is hashed whole; larger data by evenly spaced rows
 SAMPLE_ROWS = 4096
@@ -187,12 +187,44 @@ def step_chunks(history, start: int):
     return out, len(loss)
 
 
+def step_positions(history) -> np.ndarray:
+    """The (1-based) number of the last step each per-step value covers: 1, 2, 3, ... for whole
+    records; a bucket's last step for aggregated ones (``History.step_index``)."""
+    index = getattr(history, "step_index", None)
+    if index is not None:
+        return np.asarray(index, dtype=np.int64)
+    return np.arange(1, len(history.step_loss) + 1)
+
+
+def bucket_block(history):
+    """(columns, (k, n) float64 block) of the history's aggregated buckets, or None while every step is whole."""
+    if not getattr(history, "aggregated", False):
+        return None
+    buckets = history.step_buckets
+    columns = list(buckets)
+    return columns, np.stack([np.asarray(buckets[c], dtype=np.float64) for c in columns])
+
+
 def add_buckets(history, epoch, columns, data):
-    """Give a history per-step aggregates read from the store (count, mean, min, max per bucket)."""
-    add = getattr(history, "add_buckets", None)
-    if add is None:
-        raise StoreError("this run holds aggregated per-step records that this version of descend cannot read.")
-    add(epoch, dict(zip(columns, data)))
+    """Append aggregated per-step records read from the store (count, mean, min, max of the loss
+    and gradient norm, last lr and epoch per bucket) to a history, after its whole records."""
+    push = getattr(history, "_push", None)
+    if push is None or not hasattr(history, "_FIELDS"):
+        raise StoreError("this run holds aggregated per-step records that this version of descend cannot read; "
+                         "upgrade descend.")
+    b = dict(zip(columns, data))
+    if history._buckets is None:
+        history._buckets = np.zeros((len(history._FIELDS), history.max_buckets))
+    if history._open is not None:
+        push(history._open)
+        history._open = None
+    counts = b["count"]
+    if len(counts):
+        history._size = max(history._size, int(counts.max()))
+    for j in range(len(counts)):
+        c = float(counts[j])
+        push(np.array([c, b["loss_mean"][j] * c, b["loss_min"][j], b["loss_max"][j], b["grad_norm_mean"][j] * c,
+                       b["grad_norm_min"][j], b["grad_norm_max"][j], b["lr_last"][j], b["epoch_last"][j]]))
 
 
 def _boundary_row(rid, epoch, h, i, time_offset):
@@ -266,6 +298,7 @@ class Recorder(Monitor):
                           shuffle=getattr(run, "shuffle", True), backend=getattr(run, "backend", ""), extra=self.extra)
         self._start_epoch = int(run.epoch)
         self._written, self._chunk, self._time_offset, self._wall_offset = 0, 0, 0.0, 0.0
+        self._bucket_seq = None
         if self.resume_id is None:
             self.run_id = self.conn.write(lambda db: db.execute(
                 "INSERT INTO runs (name, kind, created, status, config, lock, host, pid) "
@@ -332,11 +365,19 @@ class Recorder(Monitor):
         for j, (epoch, loss, gnorm, lr) in enumerate(chunks):
             block = np.stack([np.asarray(loss, float), np.asarray(gnorm, float), np.asarray(lr, float)])
             steps.append((rid, self._seq + j, epoch, block.shape[1], pack(block)))
-        return boundaries, steps, nxt
+        buckets = []
+        agg = bucket_block(history)
+        if agg is not None:  # past the history's cap: its buckets, rewritten whole (they merge as they fill)
+            if self._bucket_seq is None:
+                self._bucket_seq = self._seq + len(steps)
+            columns, block = agg
+            epoch = int(block[columns.index("epoch_last")][0]) if "epoch_last" in columns and block.shape[1] else 0
+            buckets.append((rid, self._bucket_seq, epoch, block.shape[1], ",".join(columns), pack(block)))
+        return boundaries, steps, buckets, nxt
 
     def _flush(self, run, result=None):
         h = run.history
-        boundaries, steps, nxt = self._rows(h)
+        boundaries, steps, buckets, nxt = self._rows(h)
         rid = self.run_id
         best = (None if run.best_w is None else pack(run.best_w), _real(run.best_loss), int(run.best_epoch))
         if result is None:
@@ -355,12 +396,15 @@ class Recorder(Monitor):
         def tx(db):
             db.executemany("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", boundaries)
             db.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)", steps)
+            db.executemany("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?, ?, ?, ?)", buckets)
             db.execute(*update)
 
         self.conn.write(tx)
         self._written = len(h)
         self._chunk = nxt
         self._seq += len(steps)
+        if self._bucket_seq is not None:  # the buckets' row comes after every whole record of this history
+            self._seq = max(self._seq, self._bucket_seq + 1)
 
     # -- a finished result, after the fact
 
@@ -373,7 +417,7 @@ class Recorder(Monitor):
                           backend=result.backend, extra=self.extra)
         host, pid = host_pid()
         conn = self.store.connect(create=True)
-        self._written, self._chunk, self._seq, self._time_offset = 0, 0, 0, 0.0
+        self._written, self._chunk, self._seq, self._time_offset, self._bucket_seq = 0, 0, 0, 0.0, None
         try:
             def tx(db):
                 now = time.time()
@@ -385,9 +429,10 @@ class Recorder(Monitor):
                      result.message, result.reason, to_json(config), host, pid, int(result.epochs), int(result.steps),
                      _real(result.loss), float(result.wall_time), pack(result.w), None, None, None,
                      to_json(ckpt))).lastrowid
-                boundaries, steps, _ = self._rows(h)
+                boundaries, steps, buckets, _ = self._rows(h)
                 db.executemany("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", boundaries)
                 db.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)", steps)
+                db.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?, ?, ?)", buckets)
                 if len(h):
                     i = int(np.nanargmin(np.where(np.isfinite(h.epoch_loss), h.epoch_loss, np.inf)))
                     db.execute("UPDATE runs SET best_w = ?, best_loss = ?, best_epoch = ? WHERE id = ?",

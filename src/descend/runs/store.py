@@ -618,6 +618,8 @@ def _result(rid, run, epochs, steps, buckets) -> StoredResult:
 
             add_buckets(history, int(epoch), cols.split(","), unpack(data, (len(cols.split(",")), n)))
     history.wall_time = wall or 0.0
+    if hasattr(history, "steps_taken"):
+        history.steps_taken = int(n_steps or 0)
     checkpoint = json.loads(checkpoint) if checkpoint else {}
     w_final = unpack(w) if w is not None else (history.w_list[-1] if history.w_list else np.zeros(0))
     from .recorder import rebuild_optimizer
