@@ -234,8 +234,15 @@ def _boundary_row(rid, epoch, h, i, time_offset):
 
 
 def _checkpoint(run) -> dict:
-    """What ``minimize(..., resume=...)`` needs to continue from this boundary (the loop's own format)."""
-    return {"w": run.w.tolist(), "state": run.state.to_dict(), "epoch": int(run.epoch), "seed": run.seed}
+    """What ``minimize(..., resume=...)`` needs to continue from this boundary: the loop's own
+    checkpoint when it can give one at a boundary (``run.checkpoint()``), else the same keys as
+    ``Result.checkpoint``: weights, optimizer state, epoch, seed and the best weights seen."""
+    own = getattr(run, "checkpoint", None)
+    if callable(own):
+        return own()
+    return {"w": run.w.tolist(), "state": run.state.to_dict(), "epoch": int(run.epoch), "seed": run.seed,
+            "best_w": None if run.best_w is None else run.best_w.tolist(), "best_loss": float(run.best_loss),
+            "best_epoch": int(run.best_epoch)}
 
 
 class Recorder(Monitor):
