@@ -58,7 +58,7 @@ def test_record_resume_list_show_export_report_rm(run_cli, data, tmp_path):
     assert [(r["id"], r["name"], r["kind"], r["status"], r["epochs"]) for r in listed] == \
         [(1, "half", "fit", whole["status"], 20)]
     shown = json.loads(ok(run_cli("runs", "show", "1", "--runs", runs, "--json")).stdout)
-    assert shown["epoch_loss"] == whole["epoch_loss"] and shown["message"] == whole["message"]
+    assert shown["epoch_loss"] == whole["epoch_loss"] and shown["message"] == out["message"]
     assert shown["config"]["cli"]["args"]["target"] == "y" and shown["config"]["batch_size"] == 16
     text = ok(run_cli("runs", "show", "1", "--runs", runs)).stdout
     assert "run 1 (half): fit, status max_epochs" in text and "optimizer.params.momentum" in text
