@@ -67,12 +67,38 @@ def describe_data(X, y=None, **extra) -> dict:
     return out
 
 
+def describe_source(source) -> dict:
+    """The data part of a configuration for a source of :mod:`descend.data`: its size and place,
+    and a fingerprint of its arrays (in memory) or of its files' names, sizes and modification
+    times (on disk: reading them again would cost a pass over the data)."""
+    out = {"rows": int(source.n_rows), "features": int(source.n_features),
+           "dtype": str(getattr(source, "dtype", "")), "source": str(source.describe())[:300]}
+    X, y = getattr(source, "X", None), getattr(source, "y", None)
+    if isinstance(X, np.ndarray):
+        out.update(fingerprint(X, y if isinstance(y, np.ndarray) else None))
+        return out
+    files = getattr(source, "files", None) or ([source.path] if getattr(source, "path", None) else [])
+    h = hashlib.sha256()
+    for f in map(str, files):
+        try:
+            st = os.stat(f)
+            h.update(f"{os.path.abspath(f)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{f}|missing\n".encode())
+    out.update({"fingerprint": "sha256:" + h.hexdigest()[:32],
+                "fingerprint_of": f"the names, sizes and modification times of {len(files)} file(s)"})
+    return out
+
+
 def describe_objective(objective) -> tuple[dict, dict]:
     """(objective, data) descriptions of an objective."""
     obj = {"kind": type(objective).__name__, "n_params": objective.n_params, "n_samples": objective.n_samples}
     if hasattr(objective, "bias"):
         obj["bias"] = bool(objective.bias)
     X, y = getattr(objective, "X", None), getattr(objective, "y", None)
+    source = getattr(objective, "source", None)
+    if getattr(source, "_descend_source", False):  # a streamed source of descend.data
+        return obj, describe_source(source)
     if isinstance(X, np.ndarray):
         data = describe_data(X, y if isinstance(y, np.ndarray) else None)
     elif objective.n_samples is None:
