@@ -355,8 +355,9 @@ class Recorder(Monitor):
                                  f"resume it once that process has ended.")
             old, new = stored.get("data", {}), config.get("data", {})
             if old.get("fingerprint") and new.get("fingerprint") and old["fingerprint"] != new["fingerprint"]:
-                raise StoreError(f"run {rid} was recorded on other data (fingerprint {old['fingerprint']}, now "
-                                 f"{new['fingerprint']}); resume it on the same data.")
+                raise StoreError(f"run {rid} was recorded on other data: the fingerprint of "
+                                 f"{old.get('fingerprint_of', 'the data')} was {old['fingerprint']}, now "
+                                 f"{new['fingerprint']}; resume it on the same data.")
             last = db.execute("SELECT max(epoch) FROM epochs WHERE run_id = ?", (rid,)).fetchone()[0]
             if last is None or start > last:
                 raise StoreError(f"run {rid} has epochs up to {last}, but the checkpoint to resume from is at epoch "
