@@ -103,9 +103,13 @@ def test_store_errors_are_one_line(run_cli, data, tmp_path):
     p = run_cli("fit", "--resume", "1", "--epochs", "9", "--lr", "0.5", "--runs", runs)
     assert_one_error_line(p, 2)
     assert "--lr 0.5 differs from its 0.02" in p.stderr
-    p = run_cli("fit", "--resume", "1", "--epochs", "3", "--runs", runs)
+    p = run_cli("fit", "--resume", "1", "--epochs", "9", "--runs", runs, tmp_path / "other.csv")
     assert_one_error_line(p, 2)
-    assert "run 1 already has 4 epochs" in p.stderr
+    assert "DATA" in p.stderr and "differs from its" in p.stderr
+    assert ok(run_cli("fit", data.name, "--resume", "1", "--epochs", "5", "--runs", runs, cwd=data.parent))
+    p = run_cli("fit", "--resume", "1", "--epochs", "5", "--runs", runs)
+    assert_one_error_line(p, 2)
+    assert "run 1 already has 5 epochs" in p.stderr
     assert_one_error_line(run_cli("fit", "--epochs", "3"), 2)
     assert_one_error_line(run_cli("runs", "export", "1", "--runs", runs), 2)
     assert_one_error_line(run_cli("runs", "show", "first", "--runs", runs), 2)

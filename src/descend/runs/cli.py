@@ -80,7 +80,9 @@ class Recording:
 def _flag(ctx, name) -> str:
     for p in ctx.command.params:
         if p.name == name:
-            return p.opts[0] if p.opts else name
+            if isinstance(p, click.Argument):
+                return p.human_readable_name  # DATA
+            return max(p.opts, key=len) if p.opts else name
     return name
 
 
@@ -106,6 +108,8 @@ def _resume_args(ctx, spec: Recording, kwargs: dict) -> dict:
         if key in DISPLAY_ONLY or key == "epochs" or key not in kwargs:
             continue
         given = kwargs[key]
+        if key == "data" and given is not None:
+            given = str(Path(given).resolve())  # the run keeps the absolute path
         pairs = ([(k, given.get(k), value.get(k)) for k in given] if isinstance(given, dict) and
                  isinstance(value, dict) else [(key, given, value)])  # options grouped into one dict
         for name, now, then in pairs:
