@@ -307,6 +307,13 @@ def test_a_damaged_database(tmp_path):
     assert _bytes(store.path) == bytes(data)
 
 
+def test_a_configuration_that_is_not_json(tmp_path):
+    store = ds.runs.Store(tmp_path)
+    with pytest.raises(ParameterError, match="a object in it cannot be stored"):
+        fit(problem(), 2, callbacks=[store.recorder(config={"note": object()})])
+    assert store.list() == []  # nothing half-written
+
+
 def test_an_unknown_id_and_a_bad_id(tmp_path):
     store = ds.runs.Store(tmp_path)
     with pytest.raises(StoreError, match="no run with id 7"):

@@ -324,6 +324,13 @@ class Recorder(Monitor):
 
     def on_start(self, run):
         self._release()
+        try:
+            self._start(run)
+        except BaseException:
+            self._release()  # nothing recorded: free the connection and the lock now
+            raise
+
+    def _start(self, run):
         self.conn = self.store.connect(create=True)
         self._take_lock()
         host, pid = host_pid()

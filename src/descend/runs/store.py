@@ -140,9 +140,13 @@ def to_json(obj) -> str:
             return list(o)
         if isinstance(o, Path):
             return str(o)
-        raise TypeError(f"cannot store a {type(o).__name__} in the run store as JSON")
+        raise TypeError(type(o).__name__)
 
-    return json.dumps(obj, default=default)
+    try:
+        return json.dumps(obj, default=default)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"the run store keeps configurations and checkpoints as JSON; a {exc} in it cannot "
+                             f"be stored (give numbers, strings, lists or dicts).") from None
 
 
 class _Retry:
