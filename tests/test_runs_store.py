@@ -312,6 +312,7 @@ def test_a_configuration_that_is_not_json(tmp_path):
     with pytest.raises(ParameterError, match="a object in it cannot be stored"):
         fit(problem(), 2, callbacks=[store.recorder(config={"note": object()})])
     assert store.list() == []  # nothing half-written
+    assert not any((tmp_path / "locks").iterdir())  # and its lock freed at once
 
 
 def test_an_unknown_id_and_a_bad_id(tmp_path):
