@@ -5,7 +5,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

@@ -17,7 +17,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import DescendError, StoreError
 from .recorder import step_positions

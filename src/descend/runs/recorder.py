@@ -24,7 +24,7 @@ import numpy as np
 from .. import optim, schedules
 from ..errors import StoreError
 from ..monitors import Monitor
-from .store import STEP_COLUMNS, _real, check_id, host_pid, pack, to_json
+from .store import _real, check_id, host_pid, pack, to_json
 
 __all__ = ["Recorder", "describe", "describe_objective", "describe_data", "fingerprint", "optimizer_config",
            "rebuild_optimizer", "step_chunks", "step_positions", "bucket_block", "add_buckets"]
