@@ -1,8 +1,8 @@
 import subprocess
 import sys
 
-HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "pyarrow", "click", "sqlite3",
-         "tensorboardX", "tensorboard"]
+HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "pyarrow", "click",
+         "starlette", "uvicorn", "httpx", "httpx2", "anyio", "playwright", "sqlite3", "tensorboardX", "tensorboard"]
 
 
 def test_import_descend_is_light():

@@ -21,7 +21,7 @@ from .objectives import Function, LinearRegression, LogisticRegression, Objectiv
 __version__ = "0.1.0"
 
 __all__ = [
-    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot",
+    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot", "explore",
     "Objective", "LinearRegression", "LogisticRegression", "Function",
     "minimize", "Result", "History", "smooth",
     "DescendError", "DataError", "ParameterError",
@@ -31,7 +31,7 @@ from . import functions  # noqa: E402  the 2-D test landscapes
 
 __all__.append("functions")
 
-_LAZY_MODULES = {"plot", "runs"}
+_LAZY_MODULES = {"plot", "explore", "runs"}
 _LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 

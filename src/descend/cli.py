@@ -485,3 +485,8 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
                      rows))
     for m in messages:
         con.print(m)
+
+
+from .explore.command import explore as _explore  # noqa: E402  `descend explore`, defined with the explorer
+
+cli.add_command(_explore)
