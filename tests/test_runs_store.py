@@ -214,6 +214,7 @@ def test_a_run_killed_by_sigkill_keeps_every_completed_epoch(tmp_path):
     np.testing.assert_array_equal(back.history.epoch_loss, whole.history.epoch_loss[: e + 1])
     np.testing.assert_array_equal(back.history.step_loss, whole.history.step_loss[: len(back.history.step_loss)])
     assert back.checkpoint["epoch"] == e
+    assert set(back.checkpoint) == set(whole.checkpoint)  # the loop's own checkpoint, taken at that boundary
     resumed = fit(obj, e + 5, resume=back.checkpoint, callbacks=[store.recorder(resume=1)])
     np.testing.assert_array_equal(resumed.w, whole.w)
     done = store.load(1)

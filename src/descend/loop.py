@@ -20,6 +20,7 @@ from . import batching
 from .errors import ParameterError, check_positive
 from .monitors import Convergence, Divergence, Stop
 from .optim import Optimizer, OptState, SGD
+from .verdicts import VerdictMonitor
 
 __all__ = ["minimize", "Result", "History", "Run", "numpy_epoch"]
 
@@ -87,9 +88,11 @@ class Result:
     ``w`` is the final weights, or the best weights seen when the run diverged, was
     interrupted or stopped early; ``loss`` is the full-data loss at ``w``. ``status`` is
     "converged", "max_epochs", "diverged" or "stopped"; ``message`` says why in a sentence.
-    ``verdict`` is the diagnosis of :func:`descend.diagnose.verdict` ("converged", "diverged",
-    "oscillating", "too_slow", "stalled" or "ok"), which ``message`` explains.
-    ``checkpoint`` resumes the run exactly: ``minimize(..., resume=result.checkpoint)``.
+    ``verdict`` is the diagnosis of :func:`descend.verdicts.judge` (a code of
+    ``descend.verdicts.VERDICTS``), which ``message`` explains; ``rule`` names the row of
+    ``descend.verdicts.RULES`` that decided it.
+    ``checkpoint`` resumes the run exactly (weights, optimizer state, the monitors' state and
+    the best weights seen): ``minimize(..., resume=result.checkpoint)``.
     """
 
     w: np.ndarray
@@ -108,6 +111,7 @@ class Result:
     reason: str = ""  # the stopping monitor's own words (no advice), e.g. "the loss grew from 7.5 to 7680 ..."
     verdict: str = ""
     backend: str = "numpy"  # which epoch runner ran: "numpy" or "numba"
+    rule: str = ""  # the verdict rule that decided ``verdict`` (a name in descend.verdicts.RULES)
 
     @property
     def success(self) -> bool:
@@ -185,8 +189,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         status "converged" once the full-data gradient norm at an epoch boundary is <= tol.
     callbacks : monitors (see :mod:`descend.monitors`) called at every epoch boundary.
     resume : a ``Result.checkpoint``; the run continues from it exactly as if never stopped.
-    divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one
-        that grew 1000-fold over the starting loss).
+    divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one that
+        is running away: 1000-fold the starting loss, a new high, rising for 3 epochs in a row).
     backend : "auto" (default) runs the compiled kernels of :mod:`descend.kernels` for
         LinearRegression / LogisticRegression with a built-in optimizer when numba imports; the
         plain NumPy path otherwise, and for tiny data (at most 1,000 values, rows x parameters,
@@ -208,7 +212,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     epochs = _check_epochs(epochs)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
-    monitors = [divergence or Divergence()]
+    monitors = [divergence or Divergence(), VerdictMonitor()]
     if tol is not None:
         monitors.append(Convergence(tol))
     monitors.extend(callbacks)
@@ -226,6 +230,20 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         seed = resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
     run.shuffle, run.backend = shuffle, backend
+    keys = _monitor_keys(monitors)
+
+    def checkpoint():
+        """The loop's checkpoint as of now (a run recorder takes one at every boundary)."""
+        return {"w": run.w.tolist(), "state": run.state.to_dict(), "epoch": run.epoch, "seed": seed,
+                "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
+                "best_w": None if run.best_w is None else run.best_w.tolist(),
+                "best_loss": run.best_loss, "best_epoch": run.best_epoch}
+
+    run.checkpoint = checkpoint
+    restored = set()  # monitors whose state came from the checkpoint: they have seen its boundary
+    if resume is not None and resume.get("best_w") is not None:
+        run.best_w = np.array(resume["best_w"], dtype=np.float64)
+        run.best_loss, run.best_epoch = float(resume["best_loss"]), int(resume["best_epoch"])
 
     steps_per_epoch = batching.steps_per_epoch(n, batch_size)
     rows_per_epoch = n if n is not None else 1
@@ -245,13 +263,21 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         history.add_boundary(loss, gnorm, run.w, train_time, steps_done, samples)
         if loss < run.best_loss:
             run.best_loss, run.best_w, run.best_epoch = loss, run.w.copy(), run.epoch
-        for m in monitors:
+        for i, m in enumerate(monitors):
+            if i in restored:
+                restored.discard(i)
+                continue
             stop = m.on_epoch(run)
             if stop is not None:
                 return
 
     for m in monitors:
         m.on_start(run)
+    saved = (resume or {}).get("monitors") or {}
+    for i, (m, key) in enumerate(zip(monitors, keys)):
+        if key in saved and saved[key] is not None:
+            m.load_state(saved[key])
+            restored.add(i)
     try:
         with np.errstate(all="ignore"):
             boundary()
@@ -286,7 +312,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         run.restore_best = True
 
     status = stop.status if stop is not None else "max_epochs"
-    checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed}
+    checkpoint = run.checkpoint()
     keep_best = status == "diverged" or run.restore_best
     w_out = run.best_w if (keep_best and run.best_w is not None) else run.w.copy()
     loss_out = run.best_loss if (keep_best and run.best_w is not None) else history.epoch_loss_list[-1]
@@ -295,19 +321,21 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label,
                     reason=stop.message if stop is not None else "", backend=backend)
-    result.verdict, result.message = _message(objective, result, stop)
-    for m in monitors:
+    for m in monitors:  # the VerdictMonitor (second) writes result.verdict and result.message
         m.on_end(run, result)
     return result
 
 
-def _message(objective, result, stop) -> tuple[str, str]:
-    """The run's verdict code and message: :func:`descend.diagnose.verdict` says what happened and why."""
-    from . import diagnose
-
-    with np.errstate(all="ignore"):
-        v = diagnose.verdict(objective, result, None if stop is None else stop.message)
-    return v.code, v.message
+def _monitor_keys(monitors) -> list[str]:
+    """A key per monitor for its state in the checkpoint: its class name and its rank among
+    monitors of that class (so the same callbacks find their own state on resume)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for m in monitors:
+        name = type(m).__name__
+        keys.append(f"{name}:{seen.get(name, 0)}")
+        seen[name] = seen.get(name, 0) + 1
+    return keys
 
 
 BACKENDS = ("auto", "numpy", "numba")

@@ -274,9 +274,10 @@ def _checkpoint(run) -> dict:
 class Recorder(Monitor):
     """Records the run it is passed to into ``store`` (see :meth:`Store.recorder`).
 
-    After the run, ``run_id`` is the stored run's id. Put it after the monitors that change the
-    optimizer state at a boundary (``ReduceLROnPlateau``): its per-epoch checkpoint is taken when
-    it is called. The final checkpoint is ``Result.checkpoint`` as ``minimize`` returns it.
+    After the run, ``run_id`` is the stored run's id. Put it last among the callbacks: its
+    per-epoch checkpoint (the loop's own, monitors' state included) is taken when it is called, so
+    monitors after it (a ``ReduceLROnPlateau`` cut, say) would not be in it yet. The final
+    checkpoint is ``Result.checkpoint`` as ``minimize`` returns it.
     """
 
     def __init__(self, store, name: str = "", config: dict | None = None, resume=None, kind: str = "fit"):
