@@ -28,8 +28,9 @@ __all__ = [
 ]
 
 from . import functions  # noqa: E402  the 2-D test landscapes
+from . import compare  # noqa: E402  ds.compare(obj, w0, runs=...): the module is callable as its function
 
-__all__.append("functions")
+__all__ += ["functions", "compare"]
 
 _LAZY_MODULES = {"plot", "explore", "runs"}
 _LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import ParameterError, check_positive
-from .monitors import Convergence, Divergence, Stop
+from .errors import ParameterError, check_positive, check_seed
+from .monitors import Convergence, Divergence, Monitor, Stop
 from .optim import Optimizer, OptState, SGD
 from .verdicts import VerdictMonitor
 
@@ -167,6 +167,98 @@ def _check_epochs(epochs):
     return check_positive("epochs", epochs, integer=True)
 
 
+# --- validation at the entry of minimize: one sentence naming the argument, before any work --------
+
+
+def _check_objective(objective):
+    needed = ("check_w", "loss", "loss_and_grad", "n_samples", "n_params")
+    missing = [a for a in needed if not hasattr(objective, a)]
+    if missing:
+        hint = (" wrap a plain function as descend.Function(f) (its gradient by central differences, or "
+                "Function(f, grad=g))" if callable(objective) else "")
+        raise ParameterError(f"objective must be a descend Objective (LinearRegression, LogisticRegression, "
+                             f"Function, ...); got {type(objective).__name__}, which has no "
+                             f"{', '.join(missing)};{hint or ' see descend.objectives.'}".rstrip(";") + ".")
+
+
+_HOOKS = ("on_start", "on_epoch", "on_end")
+
+
+def _check_callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Monitor):
+        return [callbacks]
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise ParameterError(f"callbacks must be a list of monitors; got {type(callbacks).__name__}.") from None
+    for i, m in enumerate(callbacks):
+        if not isinstance(m, Monitor) and not all(callable(getattr(m, h, None)) for h in _HOOKS):
+            raise ParameterError(
+                f"callbacks[{i}] must be a monitor with on_start(run), on_epoch(run) and on_end(run, result) "
+                f"(subclass descend.monitors.Monitor); got {getattr(m, '__name__', type(m).__name__)}.")
+    return callbacks
+
+
+def _check_resume(resume, objective, optimizer) -> dict:
+    """A checkpoint as plain, checked values: w, OptState, epoch, seed; refuses another optimizer's."""
+    if isinstance(resume, Result):
+        raise ParameterError("resume takes a checkpoint, not a Result: pass resume=result.checkpoint.")
+    if not isinstance(resume, dict):
+        raise ParameterError(f"resume must be a checkpoint dict (result.checkpoint); got {type(resume).__name__}.")
+    for key in ("w", "state", "epoch"):
+        if key not in resume:
+            raise ParameterError(f"resume has no {key!r}: a checkpoint holds 'w', 'state', 'epoch' and 'seed' "
+                                 f"(pass result.checkpoint as it is).")
+    saved = resume.get("optimizer")
+    if saved is not None and saved != type(optimizer).__name__:
+        raise ParameterError(f"resume is a checkpoint of {saved} but the optimizer is {type(optimizer).__name__}; "
+                             f"resume with {saved}, or start afresh without resume.")
+    w = objective.check_w(resume["w"], "resume['w']").copy()
+    st = resume["state"]
+    if not isinstance(st, dict) or not all(k in st for k in ("step", "buffers", "shape")):
+        raise ParameterError("resume['state'] must be a dict with 'step', 'buffers' and 'shape' "
+                             "(OptState.to_dict()).")
+    step = _whole(st["step"], "resume['state']['step']")
+    fresh = optimizer.init(w)
+    try:
+        buffers = np.array(st["buffers"], dtype=np.float64)
+        shape = tuple(int(k) for k in st["shape"])
+        buffers = buffers.reshape(shape)
+    except (TypeError, ValueError):
+        raise ParameterError(f"resume['state']['buffers'] must be numbers of shape resume['state']['shape'] "
+                             f"({st.get('shape')!r}).") from None
+    if buffers.shape != fresh.buffers.shape:
+        raise ParameterError(f"resume['state'] holds buffers of shape {buffers.shape} but {optimizer!r} keeps "
+                             f"{fresh.buffers.shape}: the checkpoint is of another optimizer or model.")
+    if not np.all(np.isfinite(buffers)):
+        raise ParameterError("resume['state']['buffers'] contains NaN or infinite values.")
+    scale = st.get("lr_scale", 1.0)
+    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0):
+        raise ParameterError(f"resume['state']['lr_scale'] must be a finite number > 0; got {scale!r}.")
+    out = dict(resume)  # other fields (the monitors' state, ...) pass through to their readers
+    out.update(w=w, state=OptState(step, buffers, float(scale)), epoch=_whole(resume["epoch"], "resume['epoch']"))
+    if resume.get("seed") is not None:
+        out["seed"] = check_seed(resume["seed"], "resume['seed']")
+    if resume.get("best_w") is not None:
+        out["best_w"] = objective.check_w(resume["best_w"], "resume['best_w']")
+        best = resume.get("best_loss")
+        if not (isinstance(best, (int, float, np.floating)) and not isinstance(best, bool) and math.isfinite(best)):
+            raise ParameterError(f"resume['best_loss'] must be a finite number; got {best!r}.")
+        out["best_epoch"] = _whole(resume.get("best_epoch"), "resume['best_epoch']")
+    monitors = resume.get("monitors")
+    if monitors is not None and not isinstance(monitors, dict):
+        raise ParameterError(f"resume['monitors'] must be a dict of monitor states; got {type(monitors).__name__}.")
+    return out
+
+
+def _whole(value, name) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ParameterError(f"{name} must be an integer >= 0; got {value!r}.")
+
+
 def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None, epochs: int = 100,
              shuffle: bool = True, seed=0, tol: float | None = None, callbacks=(), resume: dict | None = None,
              divergence: Divergence | None = None, label: str = "", backend: str = "auto") -> Result:
@@ -202,6 +294,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     best weights seen and the whole history, with a status and a message that say why.
     """
     optimizer = SGD(lr=0.01) if optimizer is None else optimizer
+    _check_objective(objective)
     if not isinstance(optimizer, Optimizer):
         raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
                              f"got {type(optimizer).__name__}.")
@@ -210,12 +303,16 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     batch_size = batching.check_batch_size(batch_size, n)
     batching.check_shuffle(shuffle)
     epochs = _check_epochs(epochs)
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
+    seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else check_seed(seed)
     monitors = [divergence or Divergence(), VerdictMonitor()]
     if tol is not None:
         monitors.append(Convergence(tol))
-    monitors.extend(callbacks)
+    monitors.extend(_check_callbacks(callbacks))
+    if divergence is not None and not isinstance(divergence, Monitor):
+        raise ParameterError(f"divergence must be a monitor such as Divergence(growth=1e3); "
+                             f"got {type(divergence).__name__}.")
+    if resume is not None:
+        resume = _check_resume(resume, objective, optimizer)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
     backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
     epoch_order = _epoch_order(backend)
@@ -224,10 +321,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     state = optimizer.init(w)
     start_epoch = 0
     if resume is not None:
-        w = objective.check_w(resume["w"], "resume['w']").copy()
-        state = OptState.from_dict(resume["state"])
-        start_epoch = int(resume["epoch"])
-        seed = resume.get("seed", seed)
+        w, state, start_epoch, seed = resume["w"], resume["state"], resume["epoch"], resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
     run.shuffle, run.backend = shuffle, backend
     keys = _monitor_keys(monitors)
@@ -235,6 +329,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     def checkpoint():
         """The loop's checkpoint as of now (a run recorder takes one at every boundary)."""
         return {"w": run.w.tolist(), "state": run.state.to_dict(), "epoch": run.epoch, "seed": seed,
+                "optimizer": type(optimizer).__name__,
                 "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
                 "best_w": None if run.best_w is None else run.best_w.tolist(),
                 "best_loss": run.best_loss, "best_epoch": run.best_epoch}
@@ -308,6 +403,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                 run.epoch += 1
                 boundary()
     except KeyboardInterrupt:
+        if not history.epoch_loss_list:  # before the first loss was measured: no work to keep
+            raise
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
 

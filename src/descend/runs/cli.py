@@ -146,9 +146,10 @@ def record_options(command: str, resume: bool = False):
             if args.get("data") is not None:
                 args["data"] = str(Path(args["data"]).resolve())
             spec.args = args
-            out = f(*pos, record=spec, **kwargs)
-            spec.announce()
-            return out
+            try:
+                return f(*pos, record=spec, **kwargs)
+            finally:  # also after Ctrl-C: the run was recorded up to where it stopped
+                spec.announce()
 
         opts = [click.option("--record", "record_flag", is_flag=True, help="Keep this run in the run store."),
                 _runs_option,
