@@ -18,3 +18,12 @@ def test_the_run_store_loads_on_first_use_without_its_exporters():
             % ["matplotlib", "tensorboardX", "tensorboard", "pandas", "click", "numba"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["descend.runs.store"]
+
+
+def test_descend_data_is_light_until_a_file_is_opened():
+    """``ds.data`` and its sources load neither pyarrow, pandas nor numba until a file is opened."""
+    code = ("import sys, descend; descend.data.parquet, descend.data.csv, descend.data.arrays; "
+            "import descend.data.engine, descend.data.sources; "
+            "print(','.join(m for m in ('pyarrow', 'pandas', 'numba', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -51,8 +51,8 @@ def _linear(objective):
     known in closed form), else None."""
     from .objectives import LinearRegression, LogisticRegression
 
-    if getattr(objective, "n_outputs", 1) != 1:
-        return None
+    if getattr(objective, "n_outputs", 1) != 1 or getattr(objective, "streamed", False):
+        return None  # (a streamed objective's rows are on disk: its own hessian() reads them in one pass)
     if isinstance(objective, LinearRegression):
         return "squared"
     if isinstance(objective, LogisticRegression):
@@ -184,6 +184,8 @@ def _hessian_affordable(objective, n: int) -> bool:
         return n <= FD_MAX_PARAMS
     if _linear(objective) == "squared" and objective in _GRAMS:
         return n <= EXACT_MAX_PARAMS  # the Gram matrix is already there: no pass over the data
+    if getattr(objective, "streamed", False):  # rows on disk: the exact Hessian is one pass, Lanczos two per step
+        return n <= EXACT_MAX_PARAMS
     return n <= EXACT_MAX_PARAMS and (objective.n_samples or 1) * n * n <= EXACT_MAX_FLOPS
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import ParameterError, check_positive, check_seed
+from .errors import DataError, ParameterError, check_positive, check_seed
 from .monitors import Convergence, Divergence, Monitor, Stop
 from .optim import Optimizer, OptState, SGD
 from .verdicts import VerdictMonitor
@@ -478,7 +478,10 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     if resume is not None:
         resume = _check_resume(resume, objective, optimizer)
     backend, run_epoch, _, full_loss_and_grad = _select_backend(backend, objective, optimizer)
-    epoch_order = _epoch_order(backend, n if batch_size is not None else None, epochs)
+    if hasattr(objective, "stream_order"):  # a streamed source: its own order (never an array of n rows)
+        epoch_order = objective.stream_order(shuffle, batch_size)
+    else:
+        epoch_order = _epoch_order(backend, n if batch_size is not None else None, epochs)
 
     history = History()
     state = optimizer.init(w)
@@ -585,6 +588,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
             raise
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
+    except DataError as exc:  # a streamed source met a bad chunk: keep the work done, say where
+        if not history.epoch_loss_list:
+            raise
+        stop = Stop("stopped", f"stopped in epoch {run.epoch} by bad data: {str(exc).rstrip('.')}")
+        run.restore_best = True
     finally:
         getattr(epoch_order, "close", lambda: None)()
 
@@ -601,7 +609,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label,
                     reason=stop.message if stop is not None else "", backend=backend)
     for m in monitors:  # the VerdictMonitor (second) writes result.verdict and result.message
-        m.on_end(run, result)
+        try:
+            m.on_end(run, result)
+        except DataError:  # a look at a streamed source met the bad chunk again: the stop's words stand
+            if not result.message:
+                result.verdict, result.message = "ok", (stop.message if stop is not None else result.status) + "."
     return result
 
 
@@ -623,6 +635,8 @@ AUTO_NUMPY_SIZE = 1000  # backend="auto" keeps data of at most this many values 
 
 def _select_backend(backend, objective, optimizer):
     """(name, epoch runner, full-data loss, full-data loss and gradient) for ``backend``."""
+    if hasattr(objective, "stream_backend"):  # rows from a source (descend.data): chunks through these kernels
+        return objective.stream_backend(backend, optimizer)
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
     plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
