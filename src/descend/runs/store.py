@@ -216,23 +216,26 @@ def _statements(script):
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
-def _version(db):
-    return db.execute("PRAGMA user_version").fetchone()[0], db.execute("PRAGMA application_id").fetchone()[0]
+def _snapshot(db):
+    """(schema version, application id, number of schema objects), read together."""
+    return (db.execute("PRAGMA user_version").fetchone()[0], db.execute("PRAGMA application_id").fetchone()[0],
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
 
 
-def _check(conn: Connection, db, v, app):
+def _check(conn: Connection, v, app, objects):
     if v > SCHEMA_VERSION:
         raise StoreError(f"{conn.path}: the run store has schema version {v}, newer than this descend "
                          f"understands ({SCHEMA_VERSION}); upgrade descend to read it (nothing was changed).")
-    if (v > 0 and app != APPLICATION_ID) or (v == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]):
+    if (v > 0 and app != APPLICATION_ID) or (v == 0 and objects):
         raise StoreError(f"{conn.path}: is a SQLite database but not a descend run store; use another folder "
                          f"(nothing was changed).")
 
 
 def inspect(conn: Connection) -> int:
-    """The schema version of the database, after checking (without writing) that descend may use it."""
-    v, app = conn.retry(lambda: _version(conn.db))
-    _check(conn, conn.db, v, app)
+    """The schema version of the database, after checking (without writing) that descend may use it.
+    One read transaction: another process may be creating the store at this very moment."""
+    v, app, objects = conn.read(_snapshot)
+    _check(conn, v, app, objects)
     return v
 
 
@@ -246,8 +249,8 @@ def migrate(conn: Connection, upto: int = SCHEMA_VERSION):
         return
 
     def step(db):
-        v, app = _version(db)  # again, under the write lock: another process may have migrated meanwhile
-        _check(conn, db, v, app)
+        v, app, objects = _snapshot(db)  # again, under the write lock: another process may have migrated meanwhile
+        _check(conn, v, app, objects)
         if v == 0:
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         for k in range(v + 1, upto + 1):
