@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "pyarrow", "click",
-         "starlette", "uvicorn", "httpx", "httpx2", "anyio", "playwright"]
+         "starlette", "uvicorn", "httpx", "httpx2", "anyio", "playwright", "sqlite3", "tensorboardX", "tensorboard"]
 
 
 def test_import_descend_is_light():
@@ -10,6 +10,14 @@ def test_import_descend_is_light():
             "print(','.join(m for m in heavy if m in sys.modules))" % HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_run_store_loads_on_first_use_without_its_exporters():
+    code = ("import sys, descend; store = descend.runs.Store('x'); "
+            "print(type(store).__module__, ','.join(m for m in %r if m in sys.modules))"
+            % ["matplotlib", "tensorboardX", "tensorboard", "pandas", "click", "numba"])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["descend.runs.store"]
 
 
 def test_descend_data_is_light_until_a_file_is_opened():

@@ -32,7 +32,7 @@ from . import compare  # noqa: E402  ds.compare(obj, w0, runs=...): the module i
 
 __all__ += ["functions", "compare"]
 
-_LAZY_MODULES = {"plot", "data", "explore"}
+_LAZY_MODULES = {"plot", "data", "explore", "runs"}
 _LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 

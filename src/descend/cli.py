@@ -24,6 +24,7 @@ import numpy as np
 
 from . import optim, schedules
 from .errors import MAX_SEED, DataError, DescendError, ParameterError, check_number
+from .runs.cli import lr_find_config, lr_find_result, record_compare, record_options
 
 
 class Interrupted(DescendError):
@@ -279,8 +280,8 @@ def _check_batch(batch_size, n_rows):
 
 
 @cli.command()
-@click.argument("data", type=click.Path(dir_okay=True))
-@click.option("--target", required=True, help="The column to predict.")
+@click.argument("data", required=False, type=click.Path(dir_okay=True))
+@click.option("--target", default=None, help="The column to predict (required).")
 @click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
 @_optimizer_options
 @_schedule_options
@@ -295,8 +296,9 @@ def _check_batch(batch_size, n_rows):
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result (strict JSON).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_memory_option
+@record_options("fit", resume=True)
 def fit(data, target, features, model, optimizer_name, optimizer_params, schedule, schedule_params, batch_size, lr,
-        epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet, memory):
+        epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet, memory, record):
     """Fit a linear (or logistic) regression to DATA by gradient descent.
 
     DATA: a CSV file (plain or gzip), or streamed in chunks: a Parquet file, a folder of them or a
@@ -314,7 +316,8 @@ def fit(data, target, features, model, optimizer_name, optimizer_params, schedul
     res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
                    epochs=epochs, shuffle=data_cli.shuffle_for(source, no_shuffle), seed=seed, tol=tol,
                    callbacks=_progress(quiet or as_json or source is not None, f"fit {Path(data).name}")
-                   + data_cli.progress_for(source, quiet or as_json, f"fit {Path(data).name}"))
+                   + data_cli.progress_for(source, quiet or as_json, f"fit {Path(data).name}") + record.callbacks(),
+                   resume=record.checkpoint)
     params = dict(zip([*table.features, *(["bias"] if not no_bias else [])], map(float, res.w)))
     if as_json:
         out = {"weights": params, "loss": res.loss, "status": res.status, "message": res.message,
@@ -341,6 +344,10 @@ def fit(data, target, features, model, optimizer_name, optimizer_params, schedul
             _console().print(f"wrote {plot_path}")
     _stop_if_interrupted(res)
 
+
+from .runs.cli import register as _register_runs  # noqa: E402  `descend runs ...` and `descend report`
+
+_register_runs(cli)
 
 # ------------------------------------------------------------------------------------------ main
 
@@ -445,7 +452,8 @@ def _numbered(path: Path, i: int) -> Path:
               help="Write the figure here; with several problems (no DATA) the first is written to this name, "
                    "the next ones to NAME-2.EXT, ...")
 @_memory_option
-def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path, memory):
+@record_options("compare")
+def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path, memory, record):
     """GD vs SGD vs mini-batch on one problem: loss against epochs, samples, steps and time."""
     from . import compare as compare_mod
 
@@ -465,6 +473,8 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
     for i, (title, X, y, bias) in enumerate(problems):
         fitted = list(dict.fromkeys(None if b is None or b >= len(y) else b for b in sizes))  # B >= n: full batch
         comp = compare_mod.compare_data(X, y, fitted, names, lr=lr, epochs=epochs, seed=seed, bias=bias)
+        for res in comp.results if record.enabled else ():
+            record.save(res, **record_compare(X, y, bias), problem=title)
         _print_comparison(con, title, comp)
         if out_path:
             from . import plot
@@ -496,8 +506,9 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
 @click.option("--plot", "plot_path", default=None, help="Write the curve here (.png, .svg, .pdf, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result (strict JSON).")
 @_memory_option
+@record_options("lr-find")
 def lr_find_command(data, target, features, model, optimizer_name, optimizer_params, batch_size, start, end, steps,
-                    diverge, seed, no_bias, plot_path, as_json, memory):
+                    diverge, seed, no_bias, plot_path, as_json, memory, record):
     """The learning-rate range test: suggested rates and the stable rate 2/lambda_max."""
     from .lrfind import lr_find
 
@@ -512,6 +523,7 @@ def lr_find_command(data, target, features, model, optimizer_name, optimizer_par
     res = lr_find(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size, start=start, end=end,
                   steps=steps, seed=seed, diverge=diverge,
                   shuffle=data_cli.shuffle_for(getattr(table, "source", None), False))
+    record.save(lr_find_result(res, obj, seed), source=obj, **lr_find_config(res))
     if as_json:
         _echo_json({"suggestion": res.suggestion, "valley": res.suggestion_valley,
                     "steepest": res.suggestion_steepest, "stable_lr": res.stable_lr,

@@ -72,3 +72,7 @@ def check_seed(seed, name: str = "seed"):
         if 0 <= seed <= MAX_SEED:
             return int(seed)
     raise ParameterError(f"{name} must be an integer in [0, {MAX_SEED}] (or None for a fresh one); got {seed!r}.")
+
+
+class StoreError(DataError):
+    """The run store cannot be used as asked: not a store, a damaged or newer database, an unknown run (exit 1)."""

@@ -299,6 +299,8 @@ class Run:
     best_loss: float = math.inf
     best_epoch: int = 0
     restore_best: bool = False
+    shuffle: object = True  # as given to minimize (a recorder describes the run with these two)
+    backend: str = "numpy"
 
 
 def numpy_epoch(objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
@@ -487,7 +489,18 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     if resume is not None:
         w, state, start_epoch, seed = resume["w"], resume["state"], resume["epoch"], resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
+    run.shuffle, run.backend = shuffle, backend
     keys = _monitor_keys(monitors)
+
+    def checkpoint():
+        """The loop's checkpoint as of now (a run recorder takes one at every boundary)."""
+        return {"w": run.w.tolist(), "state": run.state.to_dict(), "epoch": run.epoch, "seed": seed,
+                "optimizer": type(optimizer).__name__,
+                "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
+                "best_w": None if run.best_w is None else run.best_w.tolist(),
+                "best_loss": run.best_loss, "best_epoch": run.best_epoch}
+
+    run.checkpoint = checkpoint
     restored = set()  # monitors whose state came from the checkpoint: they have seen its boundary
     if resume is not None and resume.get("best_w") is not None:
         run.best_w = np.array(resume["best_w"], dtype=np.float64)
@@ -586,11 +599,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     steps_done = step0 + history.steps_taken  # by construction: the steps the history holds
     state.step = steps_done
     status = stop.status if stop is not None else "max_epochs"
-    checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed,
-                  "optimizer": type(optimizer).__name__,
-                  "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
-                  "best_w": None if run.best_w is None else run.best_w.tolist(),
-                  "best_loss": run.best_loss, "best_epoch": run.best_epoch}
+    checkpoint = run.checkpoint()
     keep_best = status == "diverged" or run.restore_best
     w_out = run.best_w if (keep_best and run.best_w is not None) else run.w.copy()
     loss_out = run.best_loss if (keep_best and run.best_w is not None) else history.epoch_loss_list[-1]
