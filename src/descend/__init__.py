@@ -31,7 +31,7 @@ from . import functions  # noqa: E402  the 2-D test landscapes
 
 __all__.append("functions")
 
-_LAZY_MODULES = {"plot"}
+_LAZY_MODULES = {"plot", "data"}
 _LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 

@@ -30,3 +30,8 @@ def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool 
         bound = ">= 0" if allow_zero else "> 0"
         raise ParameterError(f"{name} must be {kind} {bound}; got {value!r}.")
     return int(value) if integer else value
+
+
+class EngineError(DescendError, RuntimeError):
+    """An engine lost part of its machinery mid-run (e.g. a Dask worker died and its data could not
+    be recomputed). ``minimize`` stops on it as on Ctrl-C: the best weights, a checkpoint, a message."""

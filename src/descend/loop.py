@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import ParameterError, check_positive
+from .errors import EngineError, ParameterError, check_positive
 from .monitors import Convergence, Divergence, Stop
 from .optim import Optimizer, OptState, SGD
 
@@ -190,10 +190,12 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         plain NumPy path otherwise, and for tiny data (at most 1,000 values, rows x parameters,
         like the lecture's 4 rows) where loading numba costs more than it saves. "numpy" forces
         the plain path; "numba" demands the kernels (a ParameterError if they cannot run this
-        objective). Both give the same numbers to rounding.
+        objective). Both give the same numbers to rounding. An objective on a Dask source
+        (``ds.data.dask``) runs on its cluster ("auto" or "dask"; see :mod:`descend.engines.dask`).
 
-    The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
-    best weights seen and the whole history, with a status and a message that say why.
+    The loop never loses its work: on divergence, a non-finite batch, Ctrl-C or a lost cluster
+    worker it returns the best weights seen and the whole history, with a status and a message
+    that say why.
     """
     optimizer = SGD(lr=0.01) if optimizer is None else optimizer
     if not isinstance(optimizer, Optimizer):
@@ -212,7 +214,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     monitors.extend(callbacks)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
     backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
-    epoch_order = _epoch_order(backend)
+    # an engine's runner may bring its own row orders and steps per epoch (the Dask engine draws orders per chunk)
+    epoch_order = getattr(run_epoch, "epoch_order", None) or _epoch_order(backend)
 
     history = History()
     state = optimizer.init(w)
@@ -224,7 +227,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         seed = resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
 
-    steps_per_epoch = batching.steps_per_epoch(n, batch_size)
+    steps_per_epoch = getattr(run_epoch, "steps_per_epoch", batching.steps_per_epoch)(n, batch_size)
     rows_per_epoch = n if n is not None else 1
     out_loss, out_gnorm, out_lr = np.empty(steps_per_epoch), np.empty(steps_per_epoch), np.empty(steps_per_epoch)
     progress = np.zeros(1, dtype=np.int64)
@@ -281,6 +284,9 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     except KeyboardInterrupt:
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
+    except EngineError as exc:  # e.g. a Dask worker lost with data that could not be recomputed
+        stop = Stop("stopped", f"{exc} at epoch {run.epoch}")
+        run.restore_best = True
 
     status = stop.status if stop is not None else "max_epochs"
     checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed}
@@ -307,7 +313,7 @@ def _message(objective, result, stop) -> tuple[str, str]:
     return v.code, v.message
 
 
-BACKENDS = ("auto", "numpy", "numba")
+BACKENDS = ("auto", "numpy", "numba", "dask")
 AUTO_NUMPY_SIZE = 1000  # backend="auto" keeps data of at most this many values (rows x params) on NumPy
 
 
@@ -315,6 +321,11 @@ def _select_backend(backend, objective, optimizer):
     """(name, epoch runner, full-data loss, full-data loss and gradient) for ``backend``."""
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
+    engine = getattr(objective, "engine", None)
+    if engine is not None:  # the objective's rows live elsewhere (descend.engines): its engine runs the steps
+        return engine.backend(backend, optimizer)
+    if backend == "dask":
+        raise ParameterError("backend='dask' needs an objective on a Dask source (ds.data.dask(...)).")
     plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
     if backend == "numpy":
         return plain

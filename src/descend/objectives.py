@@ -116,6 +116,11 @@ def _check_data(X, y, name: str):
 class _LinearModel(Objective):
     """Shared data handling of the linear models: X (n, d), y (n,), optional bias last."""
 
+    def __new__(cls, X=None, *args, **kwargs):
+        # a data source (e.g. ds.data.dask(...)) in place of X brings the class that runs the model on it
+        runner = getattr(X, "objective_class", None)
+        return super().__new__(runner(cls) if runner is not None and not isinstance(X, type) else cls)
+
     def __init__(self, X, y, bias: bool = True):
         self.X, self.y = _check_data(X, y, type(self).__name__)
         self.bias = bool(bias)

@@ -1,0 +1,624 @@
+"""The Dask engine: the one loop's steps, with the rows in chunks on a cluster.
+
+An objective built on :func:`descend.data.dask` (``ds.LinearRegression(src)``) carries an
+:class:`Engine`; :func:`descend.minimize` asks it for the epoch runner. Nothing here restates
+the mathematics: the workers run the compiled kernels of the in-memory path on their chunks,
+the client runs the optimizers of :mod:`descend.optim`.
+
+**Full batch** (every optimizer). Each step is one pass: every chunk computes the sums of its
+losses and gradients (:func:`descend.engines._chunk.loss_grad_sums`, the in-memory kernel's
+row arithmetic), the partial sums are added in a fixed tree on the workers (``FAN_IN`` at a
+time, in chunk order, so the numbers do not depend on timing), and the client receives one
+vector of ``n_params + 1`` floats: one round trip. The loop's epoch-boundary loss is the loss
+of that same pass (it is cached by the weights), so a step costs one pass, not two. The
+optimizer step runs on the client with the NumPy rules, exactly as the plain path's does.
+
+**Mini-batch and per-sample**: local SGD with model averaging (Zinkevich et al. 2010; Vowpal
+Wabbit's allreduce averaging). The chunks are dealt to ``G`` replicas (chunk i to replica
+i mod G). Each epoch, the chunk order is a permutation drawn from (seed, epoch) and the rows
+within chunk c one drawn from (seed, epoch, c); a replica's steps are batches of its chunks'
+rows in that order (a batch never spans two chunks). In a round, every replica starts from the
+same weights and optimizer state and runs up to ``sync`` steps with the compiled per-step
+kernel (:func:`descend.kernels._compiled.run_steps`) on its worker; the client then sets the
+weights and every optimizer buffer to their average over the replicas, weighted by the steps
+each took, and advances the optimizer's step count (its clock for schedules and bias
+corrections) by the longest replica's steps. This is not single-machine mini-batch SGD: G
+replicas each take a step on their own batch, and only their average survives the round.
+
+**Faults**: a lost worker's chunks are recomputed by Dask from the source (the task graph is
+kept), and the step waits for them: the same numbers. If Dask gives up (a task kept killing
+workers, or the data cannot be recomputed), the engine raises :class:`descend.errors.EngineError`
+naming the lost worker, and the loop stops with the best weights and a checkpoint.
+
+Without a ``distributed.Client`` the same graph runs on dask's default scheduler in this
+process (threads): the chunks are computed once into memory and every step maps over them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from ..errors import DataError, EngineError, ParameterError
+
+__all__ = ["Engine", "Chunks", "objective_class", "FAN_IN", "connect"]
+
+FAN_IN = 8  # partial sums added per task of the reduction tree
+
+
+# --- on the workers ---------------------------------------------------------------------------
+
+class Chunk:
+    """One persisted row chunk: contiguous X (rows x features) and y, and its index."""
+
+    __slots__ = ("index", "X", "y")
+
+    def __init__(self, index, X, y):
+        self.index, self.X, self.y = index, X, y
+
+    def __sizeof__(self):  # dask's memory accounting
+        return self.X.nbytes + self.y.nbytes + 64
+
+
+def _prepare(index, x_block, y_block):
+    X = np.asarray(x_block)
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    return Chunk(index, np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(np.asarray(y_block), dtype=dtype))
+
+
+def _first(mask):
+    """The first True of a boolean array (row-major) as an index tuple, or None."""
+    flat = np.flatnonzero(mask)
+    return None if flat.size == 0 else np.unravel_index(int(flat[0]), mask.shape)
+
+
+def _inspect(chunk):
+    """(rows, first non-finite X (row, col, value), first non-finite y (row, value), first y not in
+    {0, 1} (row, value)) of a chunk, rows counted within it; loads the compiled pass on this worker."""
+    from . import _chunk
+
+    X, y = chunk.X, chunk.y
+    bad_x = _first(~np.isfinite(X))
+    bad_y = _first(~np.isfinite(y))
+    label = _first((y != 0) & (y != 1))
+    if len(y):  # compile (or load from numba's cache) the pass on this worker now, not in step 1
+        _chunk.loss_grad_sums(0, X[:1], y[:1], True, np.zeros(X.shape[1] + 1), np.zeros(X.shape[1] + 2))
+    return (len(y),
+            None if bad_x is None else (int(bad_x[0]), int(bad_x[1]), float(X[bad_x])),
+            None if bad_y is None else (int(bad_y[0]), float(y[bad_y])),
+            None if label is None else (int(label[0]), float(y[label])))
+
+
+def _loss_grad_part(chunk, model, bias, w):
+    """[sum of gradients..., sum of losses] over the chunk's rows (the compiled pass)."""
+    from . import _chunk
+
+    out = np.zeros(w.size + 1)
+    _chunk.loss_grad_sums(model, chunk.X, chunk.y, bias, w, out)
+    return out
+
+
+def _add(*parts):
+    """The sum of partial-sum vectors, in the order given."""
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _gram_part(chunk, model, bias, w):
+    """[Xb^T D Xb (flattened), max row ||[x, 1]||^2] with D = 1 (linear) or p(1 - p) (logistic)."""
+    X = chunk.X.astype(np.float64)
+    Xb = np.column_stack([X, np.ones(len(X))]) if bias else X
+    if model == 1 and w is not None:
+        from ..objectives import sigmoid
+
+        p = sigmoid(Xb @ w)
+        D = (Xb * (p * (1 - p))[:, None]).T @ Xb
+    else:
+        D = Xb.T @ Xb
+    return np.append(D.ravel(), np.einsum("ij,ij->i", Xb, Xb).max(initial=0.0))
+
+
+def _xty_part(chunk, bias):
+    X = chunk.X.astype(np.float64)
+    Xb = np.column_stack([X, np.ones(len(X))]) if bias else X
+    return Xb.T @ chunk.y.astype(np.float64)
+
+
+@functools.lru_cache(maxsize=32)
+def _chunk_order(n, seed, epoch, chunk, shuffle):
+    """The row order of chunk ``chunk`` in ``epoch``: 0..n-1, or a permutation drawn from (seed, epoch, chunk)."""
+    if not shuffle:
+        return np.arange(n, dtype=np.int64)
+    return np.random.default_rng([seed, epoch, chunk]).permutation(n).astype(np.int64)
+
+
+def _local_round(chunks, plan, model, rule, bias, hp, w, buffers, t_start, lrs, batch_size, seed, epoch, shuffle):
+    """One replica's round of local SGD: its steps ``plan`` = [(first, last, j0), ...] (batches
+    first..last-1 of each chunk, the round's steps j0...) with the compiled per-step kernel.
+
+    Returns (w, buffers, step losses, gradient norms, learning rates, ok, bad step's (loss, norm))."""
+    from ..kernels import _compiled as k
+
+    w, buffers = w.copy(), buffers.copy()  # the arguments may be shared with other replicas
+    m = sum(last - first for first, last, _ in plan)
+    loss, gnorm, lr_used = np.empty(m), np.empty(m), np.empty(m)
+    g = np.zeros(w.size)
+    progress = np.zeros(1, dtype=np.int64)
+    pos = 0
+    for chunk, (first, last, j0) in zip(chunks, plan):
+        order = _chunk_order(len(chunk.y), seed, epoch, chunk.index, shuffle)
+        lrs_c = np.zeros(last)
+        lrs_c[first:] = lrs[j0 : j0 + last - first]
+        out_l, out_g, out_r = np.empty(last), np.empty(last), np.empty(last)
+        progress[0] = first
+        ok = k.run_steps(model, rule, chunk.X, chunk.y, bias, w, buffers, hp, t_start + j0 - first, order, batch_size,
+                         first, last, lrs_c, out_l, out_g, out_r, progress, g)
+        done = int(progress[0]) - first
+        loss[pos : pos + done], gnorm[pos : pos + done], lr_used[pos : pos + done] = (
+            out_l[first : first + done], out_g[first : first + done], out_r[first : first + done])
+        pos += done
+        if not ok:
+            s = int(progress[0])
+            return w, buffers, loss[:pos], gnorm[:pos], lr_used[:pos], False, (out_l[s], out_g[s])
+    return w, buffers, loss, gnorm, lr_used, True, None
+
+
+# --- where the chunks live: a distributed Client, or dask's default scheduler ------------------
+
+def _distributed_errors():
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+
+    return (KilledWorker, FutureCancelledError, CommClosedError, TimeoutError)
+
+
+def current_client(client=None):
+    """``client``, else the current distributed Client, else None (dask's default scheduler)."""
+    if client is not None:
+        return client
+    import sys
+
+    if "distributed" not in sys.modules:  # no Client can exist without distributed imported
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+class _OnCluster:
+    """Tasks on a distributed Client: chunks persisted once as futures, placed replica by replica."""
+
+    def __init__(self, client):
+        self.client = client
+        self.errors = _distributed_errors()
+
+    def slots(self):
+        """Worker addresses, one entry per worker thread (sorted: a deterministic layout)."""
+        threads = self.client.nthreads()
+        return [addr for addr in sorted(threads) for _ in range(threads[addr])]
+
+    def persist(self, parts, homes):
+        futures = [self.client.compute(p, workers=[h], allow_other_workers=True) for p, h in zip(parts, homes)]
+        self.homes = dict(zip([f.key for f in futures], homes))
+        return futures
+
+    def _wait(self, futures):
+        try:
+            return self.client.gather(futures)
+        except KeyboardInterrupt:
+            self.client.cancel(futures)
+            raise
+        except self.errors as exc:
+            self.client.cancel(futures)
+            raise EngineError(self._lost_message(exc)) from exc
+
+    def _lost_message(self, exc):
+        from distributed import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            lost = [exc.last_worker.address]
+        else:
+            try:
+                alive = set(self.client.scheduler_info()["workers"])
+            except Exception:  # noqa: BLE001  the scheduler itself is gone
+                alive = set()
+            lost = sorted(set(self.homes.values()) - alive)
+        who = (f"the Dask worker {', '.join(lost)} was lost" if len(lost) == 1 else
+               f"the Dask workers {', '.join(lost)} were lost" if lost else "a Dask worker was lost")
+        return f"{who} and its chunks could not be recomputed ({type(exc).__name__}: {exc})"
+
+    def map_gather(self, fn, handles, **kwargs):
+        return self._wait(self.client.map(fn, handles, pure=False, **kwargs))
+
+    def map_reduce(self, fn, handles, **kwargs):
+        parts = self.client.map(fn, handles, pure=False, **kwargs)
+        while len(parts) > 1:
+            parts = [self.client.submit(_add, *parts[i : i + FAN_IN], pure=False)
+                     for i in range(0, len(parts), FAN_IN)]
+        return self._wait(parts)[0]
+
+    def run(self, fn, calls, homes):
+        return self._wait([self.client.submit(fn, *args, workers=[h], allow_other_workers=True, pure=False)
+                           for args, h in zip(calls, homes)])
+
+
+class _InProcess:
+    """The same tasks on dask's default scheduler (threads, unless configured otherwise)."""
+
+    errors = ()
+
+    def slots(self):
+        import dask
+
+        n = dask.config.get("num_workers", None) or os.cpu_count() or 1
+        return [None] * int(n)
+
+    def persist(self, parts, homes):
+        import dask
+
+        return list(dask.compute(*parts))
+
+    def _compute(self, tasks):
+        import dask
+
+        return list(dask.compute(*tasks))
+
+    def map_gather(self, fn, handles, **kwargs):
+        from dask import delayed
+
+        return self._compute([delayed(fn, pure=False)(h, **kwargs) for h in handles])
+
+    def map_reduce(self, fn, handles, **kwargs):
+        from dask import delayed
+
+        parts = [delayed(fn, pure=False)(h, **kwargs) for h in handles]
+        while len(parts) > 1:
+            parts = [delayed(_add, pure=False)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+        return self._compute(parts)[0]
+
+    def run(self, fn, calls, homes):
+        from dask import delayed
+
+        return self._compute([delayed(fn, pure=False)(*args) for args in calls])
+
+
+class Chunks:
+    """A source's chunks persisted on the cluster (once), with their row counts, checked for
+    non-finite values; ``replicas`` and ``homes`` lay the chunks out for local SGD."""
+
+    def __init__(self, source):
+        from dask import delayed
+
+        client = current_client(source.client)
+        self.where = _OnCluster(client) if client is not None else _InProcess()
+        X, y = source.X, source.y
+        xs, ys = X.to_delayed().ravel(), y.to_delayed().ravel()
+        n_chunks = len(xs)
+        slots = self.where.slots()
+        self.replicas = int(source.groups or max(1, min(n_chunks, len(slots))))
+        self.replica_homes = [slots[r % len(slots)] for r in range(self.replicas)]
+        homes = [self.replica_homes[i % self.replicas] for i in range(n_chunks)]
+        parts = [delayed(_prepare, pure=True)(i, xb, yb) for i, (xb, yb) in enumerate(zip(xs, ys))]
+        self.handles = self.where.persist(parts, homes)
+        stats = self.where.map_gather(_inspect, self.handles)
+        self.sizes = np.array([s[0] for s in stats], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        self.n_rows = int(self.sizes.sum())
+        self._labels = [s[3] for s in stats]
+        names = source.feature_names
+        for off, (_, bad_x, bad_y, _) in zip(self.offsets, stats):
+            if bad_x is not None:
+                raise DataError(f"X has a non-finite value ({bad_x[2]}) at row {off + bad_x[0] + 1} (counting from 1), "
+                                f"column {names[bad_x[1]]!r}.")
+            if bad_y is not None:
+                raise DataError(f"y has a non-finite value ({bad_y[1]}) at row {off + bad_y[0] + 1} (counting from 1).")
+
+    def check_labels(self, model_name):
+        """LogisticRegression's check: y holds only 0 and 1 (a DataError naming the first other value)."""
+        for off, bad in zip(self.offsets, self._labels):
+            if bad is not None:
+                raise DataError(f"{model_name}: y must hold only 0 and 1; row {off + bad[0] + 1} (counting from 1) "
+                                f"holds {bad[1]:g}.")
+
+    def map_reduce(self, fn, **kwargs):
+        return self.where.map_reduce(fn, self.handles, **kwargs)
+
+    def map_gather(self, fn, **kwargs):
+        return self.where.map_gather(fn, self.handles, **kwargs)
+
+
+# --- the engine: what minimize runs ------------------------------------------------------------
+
+class Engine:
+    """Runs one linear model (``model`` 0: squared error, 1: logistic) on a source's chunks."""
+
+    def __init__(self, objective, source):
+        from ..objectives import LogisticRegression
+
+        self.source = source
+        self.model = 1 if isinstance(objective, LogisticRegression) else 0
+        self.model_name = type(objective).__name__
+        self.bias = objective.bias
+        self.n_params = objective.n_params
+        self._key = None  # the weights of the cached pass
+        self._value = None
+
+    @property
+    def chunks(self) -> Chunks:
+        chunks = self.source.persisted()
+        if self.model == 1:
+            chunks.check_labels(self.model_name)
+        return chunks
+
+    def loss_and_grad(self, w):
+        """The full-data (loss, gradient) at w: one pass on the cluster (cached for the last w)."""
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        key = w.tobytes()
+        if key != self._key:
+            chunks = self.chunks
+            sums = chunks.map_reduce(_loss_grad_part, model=self.model, bias=self.bias, w=w)
+            n = chunks.n_rows
+            self._key, self._value = key, (float(sums[-1] / n), sums[:-1] / n)
+        loss, g = self._value
+        return loss, g.copy()
+
+    def loss(self, w) -> float:
+        return self.loss_and_grad(w)[0]
+
+    def gram(self, w=None):
+        """(Xb^T D Xb / N, max row ||[x, 1]||^2): D = 1, or p(1 - p) at w for the logistic model."""
+        chunks = self.chunks
+        p = self.n_params
+        w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        parts = chunks.map_gather(_gram_part, model=self.model, bias=self.bias, w=w)
+        total = _add(*[q[:-1] for q in parts])
+        return total.reshape(p, p) / chunks.n_rows, max(float(q[-1]) for q in parts)
+
+    def xty(self):
+        return _add(*self.chunks.map_gather(_xty_part, bias=self.bias))
+
+    def backend(self, backend, optimizer):
+        """minimize's (name, epoch runner, full loss, full loss and gradient) for this engine."""
+        if backend not in ("auto", "dask"):
+            raise ParameterError(f"an objective on a Dask source runs with backend='auto' or 'dask'; got {backend!r}.")
+        return "dask", _Runner(self), self.loss, self.loss_and_grad
+
+
+def _rule_index(optimizer) -> int:
+    """The index of the optimizer's update rule among the compiled kernels' (a ParameterError if none)."""
+    from ..kernels import _rule_names
+    from ..optim import Optimizer
+
+    cls = type(optimizer)
+    if cls.rule not in _rule_names() or cls.step is not Optimizer.step or cls.lr_at is not Optimizer.lr_at:
+        raise ParameterError(f"mini-batch runs on Dask use the compiled kernels, which have no rule for the optimizer "
+                             f"{cls.__name__}; use a built-in optimizer, or batch_size=None (full batch runs any).")
+    return _rule_names().index(cls.rule)
+
+
+class _EpochPlan:
+    """The loop's ``order`` on this engine: which epoch (the row orders are drawn per chunk)."""
+
+    __slots__ = ("epoch", "seed", "shuffle")
+
+    def __init__(self, epoch, seed, shuffle):
+        self.epoch, self.seed, self.shuffle = epoch, seed, shuffle
+
+
+class _Runner:
+    """The epoch runner (with :func:`descend.loop.numpy_epoch`'s signature and contract)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def steps_per_epoch(self, n, batch_size):
+        if batch_size is None:
+            return 1
+        return int(np.sum(-(-self.engine.chunks.sizes // batch_size)))
+
+    def epoch_order(self, n, epoch, seed, shuffle=True):
+        return _EpochPlan(int(epoch), int(seed), bool(shuffle))  # "block" shuffles like True here
+
+    def __call__(self, objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
+        from ..loop import numpy_epoch
+
+        if order is None:  # full batch: the client's optimizer step on the cluster's one-pass gradient
+            return numpy_epoch(objective, w, optimizer, state, None, None, out_loss, out_gnorm, out_lr, progress)
+        return self._local_sgd(w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress)
+
+    def _local_sgd(self, w, optimizer, state, plan, batch_size, out_loss, out_gnorm, out_lr, progress):
+        from .. import schedules
+
+        rule = _rule_index(optimizer)
+        engine = self.engine
+        chunks = engine.chunks
+        G = chunks.replicas
+        n_chunks = len(chunks.sizes)
+        visit = (np.random.default_rng([plan.seed, plan.epoch]).permutation(n_chunks) if plan.shuffle
+                 else np.arange(n_chunks))
+        mine = [[int(c) for c in visit if c % G == r] for r in range(G)]  # each replica's chunks, in visiting order
+        steps = -(-chunks.sizes // batch_size)
+        totals = [int(sum(steps[c] for c in cs)) for cs in mine]
+        longest = max(totals)
+        sync = longest if engine.source.sync == "epoch" else int(engine.source.sync)
+        hp = np.ascontiguousarray(optimizer.hp, dtype=np.float64)
+        cursor = 0
+        while cursor < longest:
+            m = min(sync, longest - cursor)
+            t_start = state.step
+            lrs = schedules.evaluate(optimizer.schedule, t_start, m) * state.lr_scale
+            calls, homes, who = [], [], []
+            for r, cs in enumerate(mine):
+                segs, handles, start = [], [], 0  # start: the replica's step count before chunk c
+                for c in cs:
+                    lo, hi = max(cursor, start), min(cursor + m, start + int(steps[c]))
+                    if lo < hi:
+                        segs.append((lo - start, hi - start, lo - cursor))
+                        handles.append(chunks.handles[c])
+                    start += int(steps[c])
+                if segs:
+                    calls.append((handles, segs, engine.model, rule, engine.bias, hp, w.copy(), state.buffers.copy(),
+                                  t_start, lrs, batch_size, plan.seed, plan.epoch, plan.shuffle))
+                    homes.append(chunks.replica_homes[r])
+                    who.append(r)
+            results = chunks.where.run(_local_round, calls, homes)
+            done = int(progress[0])
+            for res in results:  # the step records, replica after replica
+                k = len(res[2])
+                out_loss[done : done + k], out_gnorm[done : done + k], out_lr[done : done + k] = res[2], res[3], res[4]
+                done += k
+            bad = [res for res in results if not res[5]]
+            if bad:
+                out_loss[done], out_gnorm[done] = bad[0][6]
+                progress[0] = done
+                return False
+            taken = np.array([len(res[2]) for res in results], dtype=np.float64)
+            weights = taken / taken.sum()
+            w[:] = sum(wt * res[0] for wt, res in zip(weights, results))
+            state.buffers[...] = sum(wt * res[1] for wt, res in zip(weights, results))
+            state.step = t_start + int(taken.max())
+            progress[0] = done
+            cursor += m
+        return True
+
+
+# --- the objectives on a source ------------------------------------------------------------------
+
+class _OnDask:
+    """What a linear model does when its rows are a Dask source: every pass runs on the cluster."""
+
+    def __init__(self, X, y=None, bias: bool = True):
+        if y is not None:
+            raise ParameterError(f"{self._model_name()}(source): the source holds the targets; do not pass y.")
+        self.source = X
+        self.bias = bool(bias)
+        self.n_samples, self.n_features = X.n_rows, X.n_features
+        self.n_params = self.n_features + self.bias
+        self.X, self.y = X.X, X.y  # dask arrays (lazy)
+        self.engine = Engine(self, X)
+
+    def _model_name(self):
+        return self._model.__name__
+
+    def __repr__(self):
+        return f"{self._model_name()}({self.source!r}, bias={self.bias})"
+
+    def loss_and_grad(self, w, rows=None):
+        w = self.check_w(w)
+        if rows is None:
+            return self.engine.loss_and_grad(w)
+        return self._in_memory(rows).loss_and_grad(w)
+
+    def loss(self, w, rows=None):
+        return self.loss_and_grad(w, rows)[0]
+
+    def grad(self, w, rows=None):
+        return self.loss_and_grad(w, rows)[1]
+
+    def loss_many(self, W):
+        return np.array([self.loss(w) for w in np.atleast_2d(np.asarray(W, dtype=np.float64))])
+
+    def _in_memory(self, rows):
+        """The in-memory model on the given rows (fetched from the cluster; for diagnostics)."""
+        import dask
+
+        rows = np.asarray(rows, dtype=np.int64)
+        Xr, yr = dask.compute(self.X[rows], self.y[rows], scheduler=current_client(self.source.client))
+        return self._model(Xr, yr, bias=self.bias)
+
+    def hessian(self, w=None):
+        """Exact, in one pass: c [X 1]^T D [X 1] / N (c = 2, D = 1 for squared error; c = 1, D = p(1 - p))."""
+        if self.engine.model == 0:
+            return 2.0 * self.engine.gram()[0]
+        return self.engine.gram(self.check_w(w))[0]
+
+    def smoothness(self):
+        gram, max_row = self.engine.gram()
+        c = self._curvature_bound
+        return c * float(np.linalg.eigvalsh(gram)[-1]), c * max_row
+
+    def decision(self, w, X=None):
+        """X @ coef + bias; for the source's rows (X=None) a lazy dask array."""
+        w = np.asarray(w, dtype=np.float64)
+        X = self.X if X is None else np.asarray(X)
+        z = X @ w[: self.n_features]
+        return z + w[-1] if self.bias else z
+
+    def solution(self):
+        """The least-squares minimiser from the normal equations (two passes on the cluster)."""
+        if self.engine.model != 0:
+            raise ParameterError("solution() is the least-squares minimiser: LinearRegression only.")
+        gram = self.engine.gram()[0] * self.n_samples
+        return np.linalg.lstsq(gram, self.engine.xty(), rcond=None)[0]
+
+
+@functools.cache
+def objective_class(model_class):
+    """``model_class`` (LinearRegression, LogisticRegression) running on a Dask source."""
+    from ..objectives import LinearRegression, LogisticRegression
+
+    if not issubclass(model_class, (LinearRegression, LogisticRegression)):
+        raise ParameterError(f"a Dask source is the data of LinearRegression or LogisticRegression; "
+                             f"got {model_class.__name__}.")
+    return type(model_class.__name__, (_OnDask, model_class),
+                {"__module__": __name__, "__qualname__": f"OnDask{model_class.__name__}", "_model": model_class})
+
+
+# --- connecting from the command line ------------------------------------------------------------
+
+class connect:
+    """``with connect(scheduler="tcp://host:8786")`` or ``connect(local=4)``: a distributed Client to
+    a running scheduler, or to a LocalCluster of ``local`` worker processes (1 thread each) that
+    is closed on exit. The CLI's ``--scheduler`` / ``--dask local:N``."""
+
+    def __init__(self, scheduler: str | None = None, local: int | None = None):
+        if (scheduler is None) == (local is None):
+            raise ParameterError("connect needs exactly one of scheduler= and local=.")
+        self.scheduler, self.local = scheduler, local
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        from distributed import Client, LocalCluster
+
+        if self.local is not None:
+            self.cluster = LocalCluster(n_workers=self.local, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise EngineError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from exc
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+def read_parquet(path, target, features=None, client=None):
+    """A Dask source over Parquet (a file, folder or glob), read by dask.dataframe on the cluster."""
+    import dask.dataframe as dd
+
+    from ..data.dask_source import dask as dask_source
+
+    try:
+        frame = dd.read_parquet(path)
+    except (FileNotFoundError, OSError) as exc:
+        raise DataError(f"{path}: cannot read Parquet ({exc}).") from exc
+    except ValueError as exc:
+        raise DataError(f"{path}: not Parquet data that Dask can read ({exc}).") from exc
+    return dask_source(frame, target=target, features=features, client=client)
