@@ -102,6 +102,14 @@ def _loss_grad_part(chunk, model, bias, w):
     return out
 
 
+def _group_sum(fn, chunks, **kwargs):
+    """fn's partial sums over a replica's chunks, added in chunk order (one task per replica)."""
+    total = fn(chunks[0], **kwargs)
+    for chunk in chunks[1:]:
+        total += fn(chunk, **kwargs)
+    return total
+
+
 def _add(*parts):
     """The sum of partial-sum vectors, in the order given."""
     total = parts[0].copy()
@@ -240,8 +248,9 @@ class _OnCluster:
     def map_gather(self, fn, handles, **kwargs):
         return self._wait(self.client.map(fn, handles, pure=False, **kwargs))
 
-    def map_reduce(self, fn, handles, **kwargs):
-        parts = self.client.map(fn, handles, pure=False, **kwargs)
+    def map_reduce(self, fn, groups, homes, **kwargs):
+        parts = [self.client.submit(_group_sum, fn, g, workers=[h], allow_other_workers=True, pure=False, **kwargs)
+                 for g, h in zip(groups, homes)]
         while len(parts) > 1:
             parts = [self.client.submit(_add, *parts[i : i + FAN_IN], pure=False)
                      for i in range(0, len(parts), FAN_IN)]
@@ -278,10 +287,10 @@ class _InProcess:
 
         return self._compute([delayed(fn, pure=False)(h, **kwargs) for h in handles])
 
-    def map_reduce(self, fn, handles, **kwargs):
+    def map_reduce(self, fn, groups, homes, **kwargs):
         from dask import delayed
 
-        parts = [delayed(fn, pure=False)(h, **kwargs) for h in handles]
+        parts = [delayed(_group_sum, pure=False)(fn, g, **kwargs) for g in groups]
         while len(parts) > 1:
             parts = [delayed(_add, pure=False)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
         return self._compute(parts)[0]
@@ -310,6 +319,7 @@ class Chunks:
         homes = [self.replica_homes[i % self.replicas] for i in range(n_chunks)]
         parts = [delayed(_prepare, pure=True)(i, xb, yb) for i, (xb, yb) in enumerate(zip(xs, ys))]
         self.handles = self.where.persist(parts, homes)
+        self.replica_handles = [self.handles[r::self.replicas] for r in range(self.replicas)]
         stats = self.where.map_gather(_inspect, self.handles)
         self.sizes = np.array([s[0] for s in stats], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
@@ -331,7 +341,9 @@ class Chunks:
                                 f"holds {bad[1]:g}.")
 
     def map_reduce(self, fn, **kwargs):
-        return self.where.map_reduce(fn, self.handles, **kwargs)
+        """The sum over every row of fn's per-chunk sums: one task per replica (its chunks in order),
+        then a tree of FAN_IN-way sums; one round trip."""
+        return self.where.map_reduce(fn, self.replica_handles, self.replica_homes, **kwargs)
 
     def map_gather(self, fn, **kwargs):
         return self.where.map_gather(fn, self.handles, **kwargs)
