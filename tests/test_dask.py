@@ -213,3 +213,31 @@ def test_divergence_interrupt_and_resume_behave_as_locally(client):
     resumed = ds.minimize(obj, np.zeros(5), optimizer=opt(), batch_size=50, epochs=8, resume=stopped.checkpoint)
     whole = ds.minimize(obj, np.zeros(5), optimizer=opt(), batch_size=50, epochs=8)
     np.testing.assert_array_equal(resumed.w, whole.w)
+
+
+def test_cli_fits_parquet_on_the_cluster(client, tmp_path, capsys):
+    import json
+
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from descend.cli import main
+
+    X, y = make(n=900, d=3)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(3):  # a folder of Parquet files, as a cluster job reads them
+        pd.DataFrame({"a": X[i::3, 0], "b": X[i::3, 1], "c": X[i::3, 2], "y": y[i::3]}).to_parquet(folder / f"{i}.parquet")
+    address = client.scheduler.address
+    code = main(["fit", str(folder), "--target", "y", "--scheduler", address, "--optimizer", "adam", "--lr", "0.1",
+                 "--epochs", "15", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["status"] == "max_epochs"
+    Xf = np.concatenate([X[i::3] for i in range(3)])
+    yf = np.concatenate([y[i::3] for i in range(3)])
+    ref = ds.minimize(ds.LinearRegression(Xf, yf), np.zeros(4), optimizer=ds.optim.Adam(lr=0.1), epochs=15)
+    close(list(out["weights"].values()), ref.w)
+    assert list(out["weights"]) == ["a", "b", "c", "bias"]
+    assert main(["fit", str(folder), "--target", "y", "--dask", "local:x"]) == 2
+    assert "--dask takes local:N" in capsys.readouterr().err
+    assert main(["fit", str(folder), "--target", "nope", "--scheduler", address]) == 1
+    assert "target column 'nope' is not in the data" in capsys.readouterr().err

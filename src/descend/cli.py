@@ -137,10 +137,16 @@ def _objective(model, X, y, bias):
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the loss curve here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Fit on this Dask cluster: DATA is Parquet (file, folder or glob) read there by dask.dataframe.")
+@click.option("--dask", "dask_local", default=None, metavar="local:N",
+              help="Fit on a Dask LocalCluster of N worker processes started here (DATA is Parquet).")
 def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, eps, weight_decay, schedule,
         step_size, gamma, power_t, t_max, lr_min, warmup_steps, batch_size, lr, epochs, seed, no_shuffle, no_bias,
-        tol, plot_path, as_json, quiet):
-    """Fit a linear (or logistic) regression to a CSV file by gradient descent."""
+        tol, plot_path, as_json, quiet, scheduler, dask_local):
+    """Fit a linear (or logistic) regression to a CSV file (or Parquet on a Dask cluster) by gradient descent."""
+    import contextlib
+
     from . import datasets, optim, schedules
     from .loop import minimize
 
@@ -149,13 +155,21 @@ def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, e
                                 floor=lr_min, warmup_steps=warmup_steps)
     opt = optim.from_options(optimizer_name, sched, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps,
                              weight_decay=weight_decay)
-    X, y, names = datasets.read_csv(data, target, _parse_features(features))
-    if batch_size is not None and batch_size > len(y):
-        raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({len(y)}).")
-    obj = _objective(model, X, y, not no_bias)
-    res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
-                   epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
-                   callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
+    cluster = _dask_cluster(scheduler, dask_local)
+    with cluster if cluster is not None else contextlib.nullcontext() as client:
+        if cluster is not None:  # Parquet read by dask.dataframe on the cluster; every pass runs there
+            from .engines.dask import read_parquet
+
+            src = read_parquet(data, target, _parse_features(features), client=client)
+            names, n_rows, obj = src.feature_names, src.n_rows, _objective(model, src, None, not no_bias)
+        else:
+            X, y, names = datasets.read_csv(data, target, _parse_features(features))
+            n_rows, obj = len(y), _objective(model, X, y, not no_bias)
+        if batch_size is not None and batch_size > n_rows:
+            raise ParameterError(f"--batch-size {batch_size} is larger than the number of rows ({n_rows}).")
+        res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
+                       epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
+                       callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
     params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
     if plot_path:
         from . import plot
@@ -176,6 +190,26 @@ def fit(data, target, features, model, optimizer_name, momentum, beta1, beta2, e
     con.print(res.message)
     if plot_path:
         con.print(f"wrote {plot_path}")
+
+
+def _dask_cluster(scheduler, dask_local):
+    """The Dask connection of --scheduler / --dask local:N (a context manager), or None."""
+    if scheduler is None and dask_local is None:
+        return None
+    if scheduler is not None and dask_local is not None:
+        raise click.UsageError("give either --scheduler or --dask, not both.")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise click.UsageError("fitting on Dask needs dask and distributed: pip install 'descend[dask]'.") from None
+    from .engines.dask import connect
+
+    if scheduler is not None:
+        return connect(scheduler=scheduler)
+    kind, _, count = dask_local.partition(":")
+    if kind != "local" or not count.isdigit() or int(count) < 1:
+        raise click.UsageError(f"--dask takes local:N with N >= 1 worker processes; got {dask_local!r}.")
+    return connect(local=int(count))
 
 
 def _check_cli_numbers(lr=None, epochs=None, batch_size=None):

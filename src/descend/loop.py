@@ -285,7 +285,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
     except EngineError as exc:  # e.g. a Dask worker lost with data that could not be recomputed
-        stop = Stop("stopped", f"{exc} at epoch {run.epoch}")
+        stop = Stop("stopped", f"at epoch {run.epoch}, {exc}")
         run.restore_best = True
 
     status = stop.status if stop is not None else "max_epochs"

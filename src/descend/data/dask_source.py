@@ -107,9 +107,12 @@ def _from_frame(frame, target, features):
             raise DataError(f"column {name!r} is not numeric (dtype {frame.dtypes[name]}); descend fits numeric "
                             f"columns only: encode it or leave it out of features.")
     dtype = np.float32 if all(frame.dtypes[f] == np.float32 for f in features) else np.float64
-    X = frame[features].to_dask_array(lengths=True).astype(dtype)
-    y = frame[target].to_dask_array(lengths=True).astype(dtype)
-    return X, y, features
+    # one array of features and target (so their chunks agree), its chunk lengths counted once
+    table = frame[[*features, target]].astype(dtype)
+    if hasattr(table, "optimize"):  # dask-expr: fix the partitions first (reading may merge small files)
+        table = table.optimize()
+    both = table.to_dask_array(lengths=True)
+    return both[:, :-1], both[:, -1], features
 
 
 def _from_arrays(X, y, da):

@@ -243,7 +243,8 @@ class _OnCluster:
             lost = sorted(set(self.homes.values()) - alive)
         who = (f"the Dask worker {', '.join(lost)} was lost" if len(lost) == 1 else
                f"the Dask workers {', '.join(lost)} were lost" if lost else "a Dask worker was lost")
-        return f"{who} and its chunks could not be recomputed ({type(exc).__name__}: {exc})"
+        return (f"{who} and its chunks could not be recomputed ({type(exc).__name__}: {exc}); "
+                f"resume with minimize(..., resume=result.checkpoint) once the data is back")
 
     def map_gather(self, fn, handles, **kwargs):
         return self._wait(self.client.map(fn, handles, pure=False, **kwargs))
