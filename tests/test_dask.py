@@ -241,3 +241,24 @@ def test_cli_fits_parquet_on_the_cluster(client, tmp_path, capsys):
     assert "--dask takes local:N" in capsys.readouterr().err
     assert main(["fit", str(folder), "--target", "nope", "--scheduler", address]) == 1
     assert "target column 'nope' is not in the data" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_cluster_works_stops_with_the_best_weights(client):
+    import _thread
+    import threading
+
+    X, y = make(n=4000, d=4)
+    obj = ds.LinearRegression(on_dask(X, y, chunk=1000, sync=50))  # many short rounds: Ctrl-C lands in one
+
+    class CtrlC(Monitor):
+        def on_epoch(self, run):
+            if run.epoch == 1:
+                threading.Timer(0.2, _thread.interrupt_main).start()
+
+    res = ds.minimize(obj, np.zeros(5), optimizer=ds.optim.SGD(lr=0.01), batch_size=1, epochs=10_000,
+                      callbacks=[CtrlC()])
+    assert res.status == "stopped" and "interrupted at epoch" in res.message and 1 <= res.epochs < 10_000
+    assert res.loss == res.history.epoch_loss.min()
+    assert len(res.history.step_loss) % 50 == 0  # whole rounds only: a cancelled round leaves no steps
+    ok = obj.loss(res.w)  # the cluster still answers
+    assert ok == pytest.approx(ds.LinearRegression(X, y).loss(res.w), rel=1e-10)
