@@ -262,3 +262,19 @@ def test_ctrl_c_while_the_cluster_works_stops_with_the_best_weights(client):
     assert len(res.history.step_loss) % 50 == 0  # whole rounds only: a cancelled round leaves no steps
     ok = obj.loss(res.w)  # the cluster still answers
     assert ok == pytest.approx(ds.LinearRegression(X, y).loss(res.w), rel=1e-10)
+
+
+def test_curvature_rows_and_solution_are_computed_on_the_cluster(client):
+    X, y = make(n=900, d=3, logistic=True)
+    for model in (ds.LinearRegression, ds.LogisticRegression):
+        obj, ref = model(on_dask(X, y, chunk=200)), model(X, y)
+        w = np.array([0.3, -0.2, 0.1, 0.05])
+        close(obj.hessian(w), ref.hessian(w))
+        close(obj.smoothness(), ref.smoothness())
+        rows = np.array([5, 899, 0, 417])
+        close(obj.loss_and_grad(w, rows)[1], ref.loss_and_grad(w, rows)[1])
+        close(obj.loss(w, rows), ref.loss(w, rows))
+        assert ds.diagnose.curvature(obj, w) == pytest.approx(ds.diagnose.curvature(ref, w), rel=1e-10)
+    close(ds.LinearRegression(on_dask(X, y)).solution(), ds.LinearRegression(X, y).solution(), rtol=1e-9)
+    with pytest.raises(ParameterError, match="the source holds the targets"):
+        ds.LinearRegression(on_dask(X, y), y)

@@ -26,3 +26,16 @@ def test_without_a_client_it_runs_on_the_default_scheduler():
     # local SGD runs there too: one replica per thread of the default scheduler (at most one per chunk)
     sgd = ds.minimize(obj, np.zeros(4), optimizer=ds.optim.SGD(lr=0.01), batch_size=1, epochs=2)
     assert sgd.status == "max_epochs" and sgd.history.epoch_loss[-1] < 0.05 * sgd.history.epoch_loss[0]
+
+
+def test_a_source_outlives_its_client():
+    distributed = pytest.importorskip("distributed")
+    X = np.random.default_rng(4).standard_normal((300, 2))
+    y = X @ np.array([2.0, -1.0])
+    src = ds.data.dask(da.from_array(X, chunks=(100, 2)), da.from_array(y, chunks=100))
+    obj = ds.LinearRegression(src, bias=False)
+    for _ in range(2):  # the second Client finds the first one's chunks gone and persists them anew
+        with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            assert obj.loss(np.zeros(2)) == pytest.approx(float(np.mean(y**2)), rel=1e-12)
+            assert src.persisted().where.client is client

@@ -175,7 +175,7 @@ class DaskSource:
 
     def persisted(self):
         """The chunks on the cluster (persisted and checked on the first call)."""
-        if self._store is None:
+        if self._store is None or not self._store.alive():  # first use, or its Client was closed since
             from ..engines.dask import Chunks
 
             self._store = Chunks(self)

@@ -334,6 +334,11 @@ class Chunks:
             if bad_y is not None:
                 raise DataError(f"y has a non-finite value ({bad_y[1]}) at row {off + bad_y[0] + 1} (counting from 1).")
 
+    def alive(self) -> bool:
+        """False once the Client holding the chunks is closed (the source then persists them again)."""
+        client = getattr(self.where, "client", None)
+        return client is None or client.status in ("running", "connecting")
+
     def check_labels(self, model_name):
         """LogisticRegression's check: y holds only 0 and 1 (a DataError naming the first other value)."""
         for off, bad in zip(self.offsets, self._labels):
@@ -376,9 +381,9 @@ class Engine:
     def loss_and_grad(self, w):
         """The full-data (loss, gradient) at w: one pass on the cluster (cached for the last w)."""
         w = np.ascontiguousarray(w, dtype=np.float64)
-        key = w.tobytes()
+        chunks = self.chunks
+        key = (id(chunks), w.tobytes())
         if key != self._key:
-            chunks = self.chunks
             sums = chunks.map_reduce(_loss_grad_part, model=self.model, bias=self.bias, w=w)
             n = chunks.n_rows
             self._key, self._value = key, (float(sums[-1] / n), sums[:-1] / n)
