@@ -59,16 +59,18 @@ def test_a_killed_worker_is_recomputed_and_the_numbers_do_not_change(client):
 
 def test_data_that_cannot_be_recomputed_stops_with_the_best_weights_and_names_the_worker(client):
     X, y = data()
-    # chunks scattered from this process: no task can rebuild them once their worker is gone
-    xs = client.scatter([X[i : i + 500] for i in range(0, 4000, 500)])
-    ys = client.scatter([y[i : i + 500] for i in range(0, 4000, 500)])
+    # chunks scattered from this process to the worker that will die, and one replica (its home
+    # is that worker too): once it is gone, no copy is left and no task can rebuild them
+    victim = sorted(client.nthreads())[0]
+    xs = client.scatter([X[i : i + 500] for i in range(0, 4000, 500)], workers=[victim])
+    ys = client.scatter([y[i : i + 500] for i in range(0, 4000, 500)], workers=[victim])
     Xd = da.concatenate([da.from_delayed(f, shape=(500, 3), dtype=float) for f in xs])
     yd = da.concatenate([da.from_delayed(f, shape=(500,), dtype=float) for f in ys])
     kill = KillWorker(client, at=3)
     opt = lambda: ds.optim.Adam(lr=0.1)  # noqa: E731
-    res = ds.minimize(ds.LinearRegression(ds.data.dask(Xd, yd)), np.zeros(4), optimizer=opt(), epochs=8,
+    res = ds.minimize(ds.LinearRegression(ds.data.dask(Xd, yd, groups=1)), np.zeros(4), optimizer=opt(), epochs=8,
                       callbacks=[kill])
-    assert res.status == "stopped"
+    assert kill.killed == victim and res.status == "stopped"
     assert f"the Dask worker {kill.killed} was lost" in res.message and "could not be recomputed" in res.message
     assert res.loss == res.history.epoch_loss.min()
     np.testing.assert_array_equal(res.w, res.history.w[np.argmin(res.history.epoch_loss)])

@@ -46,6 +46,7 @@ from ..errors import DataError, EngineError, ParameterError
 __all__ = ["Engine", "Chunks", "objective_class", "FAN_IN", "connect"]
 
 FAN_IN = 8  # partial sums added per task of the reduction tree
+WAIT_FOR_WORKERS = 60  # seconds to wait for a first worker when the cluster has none
 
 
 # --- on the workers ---------------------------------------------------------------------------
@@ -213,6 +214,13 @@ class _OnCluster:
     def slots(self):
         """Worker addresses, one entry per worker thread (sorted: a deterministic layout)."""
         threads = self.client.nthreads()
+        if not threads:  # e.g. the only worker is restarting: wait for one
+            try:
+                self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
+            except TimeoutError as exc:
+                raise EngineError(f"no Dask worker joined the scheduler {self.client.scheduler.address} within "
+                                  f"{WAIT_FOR_WORKERS} s.") from exc
+            threads = self.client.nthreads()
         return [addr for addr in sorted(threads) for _ in range(threads[addr])]
 
     def persist(self, parts, homes):
