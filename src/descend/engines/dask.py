@@ -21,8 +21,9 @@ rows in that order (a batch never spans two chunks). In a round, every replica s
 same weights and optimizer state and runs up to ``sync`` steps with the compiled per-step
 kernel (:func:`descend.kernels._compiled.run_steps`) on its worker; the client then sets the
 weights and every optimizer buffer to their average over the replicas, weighted by the steps
-each took, and advances the optimizer's step count (its clock for schedules and bias
-corrections) by the longest replica's steps. This is not single-machine mini-batch SGD: G
+each took, and advances the optimizer's step count by the steps of all replicas (so it counts
+every step taken, as the history does; within a round each replica counts on from the round's
+start, which is what its schedule and bias corrections see). This is not single-machine mini-batch SGD: G
 replicas each take a step on their own batch, and only their average survives the round.
 
 **Faults**: a lost worker's chunks are recomputed by Dask from the source (the task graph is
@@ -512,7 +513,7 @@ class _Runner:
             weights = taken / taken.sum()
             w[:] = sum(wt * res[0] for wt, res in zip(weights, results))
             state.buffers[...] = sum(wt * res[1] for wt, res in zip(weights, results))
-            state.step = t_start + int(taken.max())
+            state.step = t_start + int(taken.sum())
             progress[0] = done
             cursor += m
         return True
