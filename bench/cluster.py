@@ -85,7 +85,7 @@ def main(argv=None):
     print(f"descend on Dask: LocalCluster 2 workers x 1 thread (processes), X {n} x {d} float64 in chunks of {chunk}")
     print(f"  dask {dask.__version__}, distributed {distributed.__version__}, {os.cpu_count()} cores; "
           f"load average {os.getloadavg()[0]:.1f} at start (a shared machine)")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         rng = da.random.default_rng(0)
         X = rng.standard_normal((n, d), chunks=(chunk, d))

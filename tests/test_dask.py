@@ -19,7 +19,7 @@ RTOL = 1e-10
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
                                   protocol="tcp") as cluster, distributed.Client(cluster) as c:
         yield c
 

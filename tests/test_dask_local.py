@@ -35,7 +35,7 @@ def test_a_source_outlives_its_client():
     src = ds.data.dask(da.from_array(X, chunks=(100, 2)), da.from_array(y, chunks=100))
     obj = ds.LinearRegression(src, bias=False)
     for _ in range(2):  # the second Client finds the first one's chunks gone and persists them anew
-        with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \
+        with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             assert obj.loss(np.zeros(2)) == pytest.approx(float(np.mean(y**2)), rel=1e-12)
             assert src.persisted().where.client is client

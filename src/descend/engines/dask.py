@@ -619,7 +619,7 @@ class connect:
 
         if self.local is not None:
             self.cluster = LocalCluster(n_workers=self.local, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+                                        dashboard_address=":0")
             self.client = Client(self.cluster)
         else:
             try:
