@@ -88,10 +88,10 @@ def test_fit_logistic(binary_csv):
 
 
 @pytest.mark.parametrize(("args", "code", "words"), [
-    (["fit", "{csv}", "--target", "y", "--model", "logistic"], 1, ["y must hold only 0 and 1", "y[0]"]),
+    (["fit", "{csv}", "--target", "y", "--model", "logistic"], 1, ["row 1, column 'y' is 2", "0 and 1, -1 and 1"]),
     (["fit", "{csv}", "--target", "y", "--optimizer", "adam", "--momentum", "0.9"], 2, ["adam", "no momentum"]),
     (["fit", "{csv}", "--target", "y", "--optimizer", "sgd", "--beta2", "0.9"], 2, ["no betas"]),
-    (["fit", "{csv}", "--target", "y", "--optimizer", "adam", "--beta1", "1.5"], 2, ["betas[0]"]),
+    (["fit", "{csv}", "--target", "y", "--optimizer", "adam", "--beta1", "1.5"], 2, ["--beta1", "[0, 1)"]),
     (["fit", "{csv}", "--target", "y", "--optimizer", "nesterov", "--momentum", "0"], 2, ["momentum > 0"]),
     (["fit", "{csv}", "--target", "y", "--schedule", "step"], 2, ["step_size"]),
     (["fit", "{csv}", "--target", "y", "--gamma", "0.5"], 2, ["constant schedule", "gamma"]),

@@ -1,7 +1,8 @@
 import subprocess
 import sys
 
-HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "distributed", "dask_glm", "pyarrow", "click"]
+HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "distributed", "dask_glm",
+         "pyarrow", "click", "starlette", "uvicorn", "httpx", "httpx2", "anyio", "playwright"]
 
 
 def test_import_descend_is_light():

@@ -86,7 +86,7 @@ def test_loss_many_equals_loss():
 @pytest.mark.parametrize(("y", "where", "value"), [([0, 1, 2, 1], 2, "2"), ([0.5, 0, 1, 1], 0, "0.5"),
                                                    ([1, 0, 1, -1], 3, "-1")])
 def test_labels_must_be_zero_or_one(y, where, value):
-    with pytest.raises(DataError, match=rf"y\[{where}\] \(row {where}, counting from 0\) is {value}\.$"):
+    with pytest.raises(DataError, match=rf"y\[{where}\] is {value}\b"):
         ds.LogisticRegression(np.ones((4, 1)), np.array(y, dtype=float))
 
 

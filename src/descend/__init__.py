@@ -21,17 +21,18 @@ from .objectives import Function, LinearRegression, LogisticRegression, Objectiv
 __version__ = "0.1.0"
 
 __all__ = [
-    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot",
+    "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot", "explore", "data",
     "Objective", "LinearRegression", "LogisticRegression", "Function",
     "minimize", "Result", "History", "smooth",
     "DescendError", "DataError", "ParameterError",
 ]
 
 from . import functions  # noqa: E402  the 2-D test landscapes
+from . import compare  # noqa: E402  ds.compare(obj, w0, runs=...): the module is callable as its function
 
-__all__.append("functions")
+__all__ += ["functions", "compare"]
 
-_LAZY_MODULES = {"plot", "data"}
+_LAZY_MODULES = {"plot", "explore", "data"}
 _LAZY_NAMES: dict[str, str] = {"GDRegressor": "estimators", "GDClassifier": "estimators", "lr_find": "lrfind"}
 
 

@@ -46,7 +46,7 @@ def _batch_label(b):
 def default_lr(objective, optimizer_name: str, batch_size, w0=None, seed=0, momentum: float = 0.0):
     """The documented default rate for a configuration (see the module docstring); returns (lr, rule)."""
     n = objective.n_samples
-    if optimizer_name in ("sgd", "momentum", "nesterov") and hasattr(objective, "smoothness") and n:
+    if optim.resolve(optimizer_name)[0] is optim.SGD and hasattr(objective, "smoothness") and n:
         L, L_max = objective.smoothness()
         B = n if batch_size is None else batch_size
         LB = L if n == 1 else n * (B - 1) / (B * (n - 1)) * L + (n - B) / (B * (n - 1)) * L_max
@@ -148,6 +148,9 @@ def compare(objective, w0, runs, epochs: int = 10, target: float | None = None, 
             minimize(objective, w0, optimizer=copy.deepcopy(optimizer), epochs=1, **kwargs)
             warmed = True
         results.append(minimize(objective, w0, optimizer=optimizer, epochs=epochs, label=label, **kwargs))
+        if results[-1].status == "stopped" and results[-1].reason.startswith("interrupted"):
+            break  # Ctrl-C: keep the runs so far (the last one up to where it stopped), start no more
+    specs = specs[: len(results)]
     optimum = None
     if hasattr(objective, "solution"):
         optimum = float(objective.loss(objective.solution()))
@@ -206,3 +209,15 @@ def builtin_problems():
     Xs, ys = datasets.linear(200_000, 20, noise=0.5, bias=1.0, correlation=0.9, seed=0)
     return [("the lecture (4 rows, y_hat = x w, no bias)", X, y, False),
             ("synthetic least squares (200,000 x 20 + bias, noise 0.5, correlation 0.9)", Xs, ys, True)]
+
+
+class _CallableModule(type(__import__("sys"))):
+    """``descend.compare`` is this module and, called, the function :func:`compare`: the package
+    exports the function under the module's name (``ds.compare(obj, w0, runs=...)``), and Python
+    rebinds ``descend.compare`` to the module whenever it is imported, so the module itself is callable."""
+
+    def __call__(self, *args, **kwargs) -> Comparison:
+        return compare(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -241,7 +241,7 @@ class _GDBase(BaseEstimator):
 
     _parameter_constraints: dict = {
         "batch_size": [None, _Interval(numbers.Integral, 1, None, "left")],
-        "optimizer": [_Options([*optim.NAMES, "momentum", "nesterov"])],
+        "optimizer": [_Options(list(optim.CHOICES))],
         "optimizer_params": [None, dict],
         "learning_rate": [_POSITIVE, _Options(_SCHEDULES), callable],
         "eta0": [_POSITIVE],
@@ -316,8 +316,11 @@ class _GDBase(BaseEstimator):
                 if extra:
                     raise ParameterError(f"schedule_params has {sorted(extra)} that learning_rate={self.learning_rate!r} "
                                          f"does not take.")
+        except TypeError as e:  # an unknown keyword in schedule_params
+            raise ParameterError(f"{type(self).__name__}: {e}; check optimizer_params and schedule_params.") from e
+        try:
             return optim.from_name(self.optimizer, lr=lr, **dict(self.optimizer_params or {}))
-        except TypeError as e:  # an unknown keyword in optimizer_params or schedule_params
+        except (TypeError, ParameterError) as e:  # a keyword or value in optimizer_params the optimizer refuses
             raise ParameterError(f"{type(self).__name__}: {e}; check optimizer_params and schedule_params.") from e
 
     # -- the fit ---------------------------------------------------------------------------

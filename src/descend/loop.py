@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import EngineError, ParameterError, check_positive
-from .monitors import Convergence, Divergence, Stop
+from .errors import EngineError, ParameterError, check_positive, check_seed
+from .monitors import Convergence, Divergence, Monitor, Stop
 from .optim import Optimizer, OptState, SGD
+from .verdicts import VerdictMonitor
 
 __all__ = ["minimize", "Result", "History", "Run", "numpy_epoch"]
 
@@ -87,9 +88,11 @@ class Result:
     ``w`` is the final weights, or the best weights seen when the run diverged, was
     interrupted or stopped early; ``loss`` is the full-data loss at ``w``. ``status`` is
     "converged", "max_epochs", "diverged" or "stopped"; ``message`` says why in a sentence.
-    ``verdict`` is the diagnosis of :func:`descend.diagnose.verdict` ("converged", "diverged",
-    "oscillating", "too_slow", "stalled" or "ok"), which ``message`` explains.
-    ``checkpoint`` resumes the run exactly: ``minimize(..., resume=result.checkpoint)``.
+    ``verdict`` is the diagnosis of :func:`descend.verdicts.judge` (a code of
+    ``descend.verdicts.VERDICTS``), which ``message`` explains; ``rule`` names the row of
+    ``descend.verdicts.RULES`` that decided it.
+    ``checkpoint`` resumes the run exactly (weights, optimizer state, the monitors' state and
+    the best weights seen): ``minimize(..., resume=result.checkpoint)``.
     """
 
     w: np.ndarray
@@ -108,6 +111,7 @@ class Result:
     reason: str = ""  # the stopping monitor's own words (no advice), e.g. "the loss grew from 7.5 to 7680 ..."
     verdict: str = ""
     backend: str = "numpy"  # which epoch runner ran: "numpy" or "numba"
+    rule: str = ""  # the verdict rule that decided ``verdict`` (a name in descend.verdicts.RULES)
 
     @property
     def success(self) -> bool:
@@ -161,6 +165,98 @@ def _check_epochs(epochs):
     return check_positive("epochs", epochs, integer=True)
 
 
+# --- validation at the entry of minimize: one sentence naming the argument, before any work --------
+
+
+def _check_objective(objective):
+    needed = ("check_w", "loss", "loss_and_grad", "n_samples", "n_params")
+    missing = [a for a in needed if not hasattr(objective, a)]
+    if missing:
+        hint = (" wrap a plain function as descend.Function(f) (its gradient by central differences, or "
+                "Function(f, grad=g))" if callable(objective) else "")
+        raise ParameterError(f"objective must be a descend Objective (LinearRegression, LogisticRegression, "
+                             f"Function, ...); got {type(objective).__name__}, which has no "
+                             f"{', '.join(missing)};{hint or ' see descend.objectives.'}".rstrip(";") + ".")
+
+
+_HOOKS = ("on_start", "on_epoch", "on_end")
+
+
+def _check_callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Monitor):
+        return [callbacks]
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise ParameterError(f"callbacks must be a list of monitors; got {type(callbacks).__name__}.") from None
+    for i, m in enumerate(callbacks):
+        if not isinstance(m, Monitor) and not all(callable(getattr(m, h, None)) for h in _HOOKS):
+            raise ParameterError(
+                f"callbacks[{i}] must be a monitor with on_start(run), on_epoch(run) and on_end(run, result) "
+                f"(subclass descend.monitors.Monitor); got {getattr(m, '__name__', type(m).__name__)}.")
+    return callbacks
+
+
+def _check_resume(resume, objective, optimizer) -> dict:
+    """A checkpoint as plain, checked values: w, OptState, epoch, seed; refuses another optimizer's."""
+    if isinstance(resume, Result):
+        raise ParameterError("resume takes a checkpoint, not a Result: pass resume=result.checkpoint.")
+    if not isinstance(resume, dict):
+        raise ParameterError(f"resume must be a checkpoint dict (result.checkpoint); got {type(resume).__name__}.")
+    for key in ("w", "state", "epoch"):
+        if key not in resume:
+            raise ParameterError(f"resume has no {key!r}: a checkpoint holds 'w', 'state', 'epoch' and 'seed' "
+                                 f"(pass result.checkpoint as it is).")
+    saved = resume.get("optimizer")
+    if saved is not None and saved != type(optimizer).__name__:
+        raise ParameterError(f"resume is a checkpoint of {saved} but the optimizer is {type(optimizer).__name__}; "
+                             f"resume with {saved}, or start afresh without resume.")
+    w = objective.check_w(resume["w"], "resume['w']").copy()
+    st = resume["state"]
+    if not isinstance(st, dict) or not all(k in st for k in ("step", "buffers", "shape")):
+        raise ParameterError("resume['state'] must be a dict with 'step', 'buffers' and 'shape' "
+                             "(OptState.to_dict()).")
+    step = _whole(st["step"], "resume['state']['step']")
+    fresh = optimizer.init(w)
+    try:
+        buffers = np.array(st["buffers"], dtype=np.float64)
+        shape = tuple(int(k) for k in st["shape"])
+        buffers = buffers.reshape(shape)
+    except (TypeError, ValueError):
+        raise ParameterError(f"resume['state']['buffers'] must be numbers of shape resume['state']['shape'] "
+                             f"({st.get('shape')!r}).") from None
+    if buffers.shape != fresh.buffers.shape:
+        raise ParameterError(f"resume['state'] holds buffers of shape {buffers.shape} but {optimizer!r} keeps "
+                             f"{fresh.buffers.shape}: the checkpoint is of another optimizer or model.")
+    if not np.all(np.isfinite(buffers)):
+        raise ParameterError("resume['state']['buffers'] contains NaN or infinite values.")
+    scale = st.get("lr_scale", 1.0)
+    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0):
+        raise ParameterError(f"resume['state']['lr_scale'] must be a finite number > 0; got {scale!r}.")
+    out = dict(resume)  # other fields (the monitors' state, ...) pass through to their readers
+    out.update(w=w, state=OptState(step, buffers, float(scale)), epoch=_whole(resume["epoch"], "resume['epoch']"))
+    if resume.get("seed") is not None:
+        out["seed"] = check_seed(resume["seed"], "resume['seed']")
+    if resume.get("best_w") is not None:
+        out["best_w"] = objective.check_w(resume["best_w"], "resume['best_w']")
+        best = resume.get("best_loss")
+        if not (isinstance(best, (int, float, np.floating)) and not isinstance(best, bool) and math.isfinite(best)):
+            raise ParameterError(f"resume['best_loss'] must be a finite number; got {best!r}.")
+        out["best_epoch"] = _whole(resume.get("best_epoch"), "resume['best_epoch']")
+    monitors = resume.get("monitors")
+    if monitors is not None and not isinstance(monitors, dict):
+        raise ParameterError(f"resume['monitors'] must be a dict of monitor states; got {type(monitors).__name__}.")
+    return out
+
+
+def _whole(value, name) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ParameterError(f"{name} must be an integer >= 0; got {value!r}.")
+
+
 def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None, epochs: int = 100,
              shuffle: bool = True, seed=0, tol: float | None = None, callbacks=(), resume: dict | None = None,
              divergence: Divergence | None = None, label: str = "", backend: str = "auto") -> Result:
@@ -183,8 +279,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         status "converged" once the full-data gradient norm at an epoch boundary is <= tol.
     callbacks : monitors (see :mod:`descend.monitors`) called at every epoch boundary.
     resume : a ``Result.checkpoint``; the run continues from it exactly as if never stopped.
-    divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one
-        that grew 1000-fold over the starting loss).
+    divergence : the divergence guard (default ``Divergence()``: a non-finite loss, or one that
+        is running away: 1000-fold the starting loss, a new high, rising for 3 epochs in a row).
     backend : "auto" (default) runs the compiled kernels of :mod:`descend.kernels` for
         LinearRegression / LogisticRegression with a built-in optimizer when numba imports; the
         plain NumPy path otherwise, and for tiny data (at most 1,000 values, rows x parameters,
@@ -198,6 +294,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     that say why.
     """
     optimizer = SGD(lr=0.01) if optimizer is None else optimizer
+    _check_objective(objective)
     if not isinstance(optimizer, Optimizer):
         raise ParameterError(f"optimizer must be a descend.optim optimizer such as SGD(lr=0.01); "
                              f"got {type(optimizer).__name__}.")
@@ -206,12 +303,16 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     batch_size = batching.check_batch_size(batch_size, n)
     batching.check_shuffle(shuffle)
     epochs = _check_epochs(epochs)
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
-    monitors = [divergence or Divergence()]
+    seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else check_seed(seed)
+    monitors = [divergence or Divergence(), VerdictMonitor()]
     if tol is not None:
         monitors.append(Convergence(tol))
-    monitors.extend(callbacks)
+    monitors.extend(_check_callbacks(callbacks))
+    if divergence is not None and not isinstance(divergence, Monitor):
+        raise ParameterError(f"divergence must be a monitor such as Divergence(growth=1e3); "
+                             f"got {type(divergence).__name__}.")
+    if resume is not None:
+        resume = _check_resume(resume, objective, optimizer)
     needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
     backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
     # an engine's runner may bring its own row orders and steps per epoch (the Dask engine draws orders per chunk)
@@ -221,11 +322,13 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     state = optimizer.init(w)
     start_epoch = 0
     if resume is not None:
-        w = objective.check_w(resume["w"], "resume['w']").copy()
-        state = OptState.from_dict(resume["state"])
-        start_epoch = int(resume["epoch"])
-        seed = resume.get("seed", seed)
+        w, state, start_epoch, seed = resume["w"], resume["state"], resume["epoch"], resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
+    keys = _monitor_keys(monitors)
+    restored = set()  # monitors whose state came from the checkpoint: they have seen its boundary
+    if resume is not None and resume.get("best_w") is not None:
+        run.best_w = np.array(resume["best_w"], dtype=np.float64)
+        run.best_loss, run.best_epoch = float(resume["best_loss"]), int(resume["best_epoch"])
 
     steps_per_epoch = getattr(run_epoch, "steps_per_epoch", batching.steps_per_epoch)(n, batch_size)
     rows_per_epoch = n if n is not None else 1
@@ -245,13 +348,21 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         history.add_boundary(loss, gnorm, run.w, train_time, steps_done, samples)
         if loss < run.best_loss:
             run.best_loss, run.best_w, run.best_epoch = loss, run.w.copy(), run.epoch
-        for m in monitors:
+        for i, m in enumerate(monitors):
+            if i in restored:
+                restored.discard(i)
+                continue
             stop = m.on_epoch(run)
             if stop is not None:
                 return
 
     for m in monitors:
         m.on_start(run)
+    saved = (resume or {}).get("monitors") or {}
+    for i, (m, key) in enumerate(zip(monitors, keys)):
+        if key in saved and saved[key] is not None:
+            m.load_state(saved[key])
+            restored.add(i)
     try:
         with np.errstate(all="ignore"):
             boundary()
@@ -282,6 +393,8 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                 run.epoch += 1
                 boundary()
     except KeyboardInterrupt:
+        if not history.epoch_loss_list:  # before the first loss was measured: no work to keep
+            raise
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
     except EngineError as exc:  # e.g. a Dask worker lost with data that could not be recomputed
@@ -289,7 +402,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         run.restore_best = True
 
     status = stop.status if stop is not None else "max_epochs"
-    checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed}
+    checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed,
+                  "optimizer": type(optimizer).__name__,
+                  "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
+                  "best_w": None if run.best_w is None else run.best_w.tolist(),
+                  "best_loss": run.best_loss, "best_epoch": run.best_epoch}
     keep_best = status == "diverged" or run.restore_best
     w_out = run.best_w if (keep_best and run.best_w is not None) else run.w.copy()
     loss_out = run.best_loss if (keep_best and run.best_w is not None) else history.epoch_loss_list[-1]
@@ -298,19 +415,21 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                     epochs=run.epoch, steps=steps_done, optimizer=optimizer, batch_size=batch_size, seed=seed,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label,
                     reason=stop.message if stop is not None else "", backend=backend)
-    result.verdict, result.message = _message(objective, result, stop)
-    for m in monitors:
+    for m in monitors:  # the VerdictMonitor (second) writes result.verdict and result.message
         m.on_end(run, result)
     return result
 
 
-def _message(objective, result, stop) -> tuple[str, str]:
-    """The run's verdict code and message: :func:`descend.diagnose.verdict` says what happened and why."""
-    from . import diagnose
-
-    with np.errstate(all="ignore"):
-        v = diagnose.verdict(objective, result, None if stop is None else stop.message)
-    return v.code, v.message
+def _monitor_keys(monitors) -> list[str]:
+    """A key per monitor for its state in the checkpoint: its class name and its rank among
+    monitors of that class (so the same callbacks find their own state on resume)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for m in monitors:
+        name = type(m).__name__
+        keys.append(f"{name}:{seen.get(name, 0)}")
+        seen[name] = seen.get(name, 0) + 1
+    return keys
 
 
 BACKENDS = ("auto", "numpy", "numba", "dask")

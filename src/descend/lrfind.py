@@ -23,8 +23,14 @@ With mini-batches (``smooth`` > 0) the first tenth of the steps is a warm-up of 
 the divergence test and both suggestions start after it, as fastai skips it.
 
 Where the objective knows its Hessian exactly (LinearRegression, LogisticRegression, a
-Function given ``hessian``), the result also holds the stable rate 2/lambda_max at ``w0``:
-plain gradient descent diverges above it, whatever the range test says.
+Function given ``hessian``), the result also holds the stable rate 2/lambda_max at ``w0``, the
+largest rate at which plain gradient descent is stable *there*. On a quadratic (linear
+regression) that holds everywhere: plain full-batch GD diverges above it, and the optimizer's
+own limit (momentum, dampening, weight decay: :func:`descend.curvature.stability_limit`) caps the
+suggestion at half of it, which the message then says. Elsewhere it is local: logistic
+regression's curvature falls as the fit improves, so rates above 2/lambda_max(w0) can still
+descend, and the message says so rather than calling the suggestion divergent. Adaptive
+optimizers (Adam, ...) have no such limit.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ class LRFindResult:
     ``lrs[i]`` is the learning rate of step i and ``losses[i]`` the (batch) loss right after
     that step, measured on the next batch; ``smoothed`` is the debiased EMA of ``losses``
     (TensorBoard's and fastai's, weight ``smooth``). ``suggestion`` is the valley suggestion,
-    or the steepest when there is no valley; None when the curve never goes down.
+    or the steepest when there is no valley, capped at half the optimizer's stability limit on a
+    quadratic (see the module docstring); None when the curve never goes down.
     """
 
     lrs: np.ndarray
@@ -236,14 +243,49 @@ def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, 
     val, span = valley(lrs_a, smoothed_a, skip)
     steep = steepest(lrs_a, smoothed_a, *(span or (skip, None)))
     suggestion = val if val is not None else steep
-    message = _message(len(lrs_a), steps, stopped_early, why, steep, val, stable, suggestion)
+    message = _message(len(lrs_a), steps, stopped_early, why, steep, val, suggestion)
+    limit_note, suggestion = _limit_note(objective, optimizer, stable, suggestion)
+    message += limit_note
     return LRFindResult(lrs=lrs_a, losses=losses_a, smoothed=smoothed_a, suggestion_steepest=steep,
                         suggestion_valley=val, stable_lr=stable, suggestion=suggestion, valley=span,
                         stopped_early=stopped_early, message=message, smooth=float(smooth),
                         start_loss=start_loss, optimizer=ramp, batch_size=batch_size)
 
 
-def _message(taken, steps, stopped_early, why, steep, val, stable, suggestion) -> str:
+def _limit_note(objective, optimizer, stable, suggestion):
+    """(sentence, suggestion): what the stable rate at w0 means for this objective and optimizer,
+    and the suggestion, capped at half the optimizer's limit where that limit holds everywhere."""
+    if stable is None:
+        return "", suggestion
+    from .curvature import _linear, stability_limit
+
+    lam = 2.0 / stable
+    limit = stability_limit(optimizer, lam)
+    if limit is None:
+        return (f" Plain gradient descent would be stable below 2/lambda_max = {stable:.4g} at w0; "
+                f"{type(optimizer).__name__} has no such limit (it scales each step to about lr)."), suggestion
+    if _linear(objective) == "squared":
+        formula = limit.formula.replace("λmax", "lambda_max")
+        values = ", ".join(([limit.values] if limit.values else []) + [f"lambda_max = {lam:.4g}"]
+                           + ([f"wd = {limit.weight_decay:g}"] if limit.weight_decay else []))
+        plain = "" if limit.lr == stable else f"; plain gradient descent's is 2/lambda_max = {stable:.4g}"
+        text = (f" {type(optimizer).__name__} diverges above its stability limit {formula} = {limit.lr:.4g} "
+                f"({values}: the same at every w on this quadratic{plain}).")
+        if suggestion is not None and suggestion > limit.lr / 2:
+            text += (f" The curve's pick {suggestion:.3g} is above half that limit (the ramp outruns the "
+                     f"blow-up), so the suggestion is capped at {limit.lr / 2:.3g}.")
+            suggestion = limit.lr / 2
+        return text, suggestion
+    text = (f" Plain gradient descent is stable below 2/lambda_max = {stable:.4g} at w0 only: this is a local "
+            f"limit, and the curvature changes as the weights move")
+    if _linear(objective) == "logistic":
+        text += " (logistic loss flattens as the fit improves, so larger rates can still descend)"
+    if suggestion is not None and suggestion > stable:
+        text += f"; that is why the suggested {suggestion:.3g}, above it, still descended in the range test"
+    return text + ".", suggestion
+
+
+def _message(taken, steps, stopped_early, why, steep, val, suggestion) -> str:
     ran = f"stopped after {taken} of {steps} steps: {why}" if stopped_early else f"ran all {steps} steps"
     if suggestion is None:
         text = f"{ran}; the loss never went down, so there is no suggestion (try a larger end rate)."
@@ -254,6 +296,4 @@ def _message(taken, steps, stopped_early, why, steep, val, stable, suggestion) -
         if steep is not None:
             parts.append(f"steepest {steep:.3g}")
         text = f"{ran}; suggested learning rate {suggestion:.3g} ({', '.join(parts)})."
-    if stable is not None:
-        text += f" Plain gradient descent diverges above the stable rate 2/lambda_max = {stable:.4g}."
     return text

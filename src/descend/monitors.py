@@ -33,6 +33,15 @@ class Stop(NamedTuple):
 
 
 class Monitor:
+    """Base class: every hook is optional.
+
+    A monitor that keeps state between boundaries (a best loss, a count of bad epochs)
+    returns it from ``state()`` as plain data (numbers, lists, dicts) and takes it back in
+    ``load_state``: the loop stores it in ``Result.checkpoint``, so a resumed run continues
+    exactly as the uninterrupted one would (the boundary a checkpoint ends at is not shown
+    again to a monitor whose state was restored: that state has already seen it).
+    """
+
     needs_grad = False  # True: the loop also evaluates the full-data gradient at each boundary
 
     def on_start(self, run):
@@ -44,32 +53,59 @@ class Monitor:
     def on_end(self, run, result):
         pass
 
+    def state(self) -> dict | None:
+        """This monitor's state as plain data, or None when it keeps none."""
+        return None
+
+    def load_state(self, state: dict) -> None:
+        """Restore what ``state()`` returned (called after ``on_start`` when a run resumes)."""
+        for k, v in state.items():
+            setattr(self, k, v)
+
 
 def _fmt(x) -> str:
     return f"{x:.4g}" if isinstance(x, (float, np.floating)) else str(x)
 
 
 class Divergence(Monitor):
-    """Stops a run whose loss blows up, finite or not.
+    """Stops a run whose loss is running away.
 
-    Diverged when the full-data loss at an epoch boundary is NaN or infinite, or when it
-    exceeds ``growth`` times the starting loss (runaway growth while still finite: the
-    lecture at lr = 0.2 quadruples its loss every epoch and trips this at epoch 5).
+    Diverged when the full-data loss at an epoch boundary is NaN or infinite, or when all of
+    these hold: it is at least ``growth`` times the starting loss L0 (for L0 < 0: at least
+    L0 + (growth - 1) |L0|), it is higher than every loss recorded before it, and it rose at each
+    of the last ``patience`` boundaries (growth that continues). The lecture at lr = 0.2
+    quadruples its loss every epoch and trips this at epoch 5 (7680 > 1000 x 7.5). A blip from
+    a near-zero start is not divergence: Adam started 1e-6 from the lecture's optimum moves by
+    about lr on its first step, which multiplies a 7.5e-12 loss by 1e8, then comes back down.
     The loop itself stops at the first step whose batch loss or gradient is not finite.
     """
 
-    def __init__(self, growth: float = 1e3):
+    def __init__(self, growth: float = 1e3, patience: int = 3):
         self.growth = check_positive("growth", growth)
+        self.patience = check_positive("patience", patience, integer=True)
+
+    def on_start(self, run):
+        self.start = None   # the run's first full-data loss
+        self.peak = -math.inf  # the highest loss recorded so far
+        self.recent = []    # the last patience + 1 losses
+
+    def state(self):
+        return {"start": self.start, "peak": self.peak, "recent": list(self.recent)}
 
     def on_epoch(self, run):
-        losses = run.history.epoch_loss_list
-        loss = losses[-1]
-        start = losses[0]
+        loss = run.history.epoch_loss_list[-1]
         if not math.isfinite(loss):
             return Stop("diverged", f"the loss became {loss} at epoch {run.epoch}")
-        if loss > self.growth * max(start, np.finfo(float).tiny) and loss > start:
-            return Stop("diverged", f"the loss grew from {_fmt(start)} to {_fmt(loss)} "
-                                    f"(x{loss / start if start > 0 else math.inf:.3g}) by epoch {run.epoch}")
+        if self.start is None:
+            self.start = loss
+        start, peak = self.start, self.peak
+        self.peak = max(peak, loss)
+        self.recent = (self.recent + [loss])[-(self.patience + 1):]
+        rising = len(self.recent) == self.patience + 1 and all(a < b for a, b in zip(self.recent, self.recent[1:]))
+        if rising and loss > peak and loss - start >= (self.growth - 1) * abs(start) and loss > start:
+            times = f" (x{loss / start:.3g})" if start > 0 else ""
+            return Stop("diverged", f"the loss grew from {_fmt(start)} to {_fmt(loss)}{times} by epoch {run.epoch}, "
+                                    f"rising at each of the last {self.patience} epochs")
         return None
 
 
@@ -84,7 +120,7 @@ class Convergence(Monitor):
     def on_epoch(self, run):
         gnorm = run.history.epoch_grad_norm_list[-1]
         if gnorm <= self.tol:
-            return Stop("converged", f"converged: the gradient norm {_fmt(gnorm)} is within tol {_fmt(self.tol)} "
+            return Stop("converged", f"converged: the full-data gradient norm {_fmt(gnorm)} is within tol {_fmt(self.tol)} "
                                      f"at epoch {run.epoch}")
         return None
 
@@ -103,6 +139,9 @@ class EarlyStopping(Monitor):
         self.best = math.inf
         self.best_epoch = 0
         self.wait = 0
+
+    def state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
 
     def on_epoch(self, run):
         loss = run.history.epoch_loss_list[-1]
@@ -141,6 +180,14 @@ class ReduceLROnPlateau(Monitor):
         self.bad_epochs = 0
         self.cooldown_left = 0
         self.cuts = []
+
+    def state(self):
+        return {"best": self.best, "bad_epochs": self.bad_epochs, "cooldown_left": self.cooldown_left,
+                "cuts": [list(c) for c in self.cuts]}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.cuts = [tuple(c) for c in self.cuts]
 
     def on_epoch(self, run):
         loss = run.history.epoch_loss_list[-1]

@@ -22,7 +22,8 @@ import numpy as np
 
 from .errors import DataError, ParameterError
 
-__all__ = ["Objective", "LinearRegression", "LogisticRegression", "Function"]
+__all__ = ["Objective", "LinearRegression", "LogisticRegression", "Function", "encode_labels", "LabelError",
+           "overflowing_columns", "safe_magnitude"]
 
 
 class Objective:
@@ -64,7 +65,10 @@ class Objective:
 
     def check_w(self, w, name: str = "w") -> np.ndarray:
         """``w`` as a float64 vector of the right length, or a ParameterError naming the mismatch."""
-        w = np.asarray(w, dtype=np.float64)
+        try:
+            w = np.asarray(w, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{name} must be a vector of numbers; got {type(w).__name__} {w!r:.60}.") from None
         if w.ndim == 0:
             w = w.reshape(1)
         if w.ndim != 1:
@@ -86,7 +90,95 @@ def _fd_step(x: float, order: int) -> float:
     return eps ** (1.0 / (order + 1)) * max(1.0, abs(float(x)))
 
 
+def safe_magnitude(n_rows: int) -> float:
+    """The largest |value| whose square, summed over ``n_rows`` rows, stays below float64's maximum:
+    sqrt(max / n). Beyond it the mean squared error, the Gram matrix and the curvature overflow."""
+    return float(np.sqrt(np.finfo(np.float64).max / max(int(n_rows), 1)))
+
+
+def overflowing_columns(A) -> np.ndarray:
+    """The indices of the columns of ``A`` (rows, columns) holding a value beyond :func:`safe_magnitude`."""
+    A = np.asarray(A)
+    if A.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    with np.errstate(all="ignore"):
+        big = np.maximum(A.max(axis=0), -A.min(axis=0)).astype(np.float64)
+    return np.flatnonzero(~(big <= safe_magnitude(A.shape[0])))
+
+
+class LabelError(DataError):
+    """A class label that cannot be used; ``index`` (0-based) and ``what`` say where and why."""
+
+    def __init__(self, index: int, what: str):
+        self.index, self.what = int(index), what
+        super().__init__(f"y[{index}] {what}")
+
+
+LABELS_RULE = "two labels: 0 and 1, -1 and 1, or two names (mapped to 0 and 1 in sorted order)"
+
+
+def encode_labels(y):
+    """Binary class labels as float64 0/1, and the original pair when they were mapped (else None).
+
+    0 and 1 are kept; -1 and 1 become 0 and 1; two strings become 0 and 1 in sorted order
+    (scikit-learn's rule: ``classes_[1]`` is the positive class). Raises :class:`LabelError`
+    at the first value that fits none of these.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"y must be a 1-D array of labels; got shape {y.shape}.")
+    if y.dtype.kind in "biuf":
+        num = y.astype(np.float64)
+        texts = None
+    else:
+        texts = np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in y],
+                         dtype=object)
+        try:
+            num = texts.astype(np.float64)
+        except ValueError:
+            num = None
+    if num is not None:
+        bad = ~np.isfinite(num)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            return _raise_label(i, "is empty" if texts is not None and texts[i] in ("", "nan", "NaN", "NA")
+                                else f"is not a finite number ({y[i]!r})")
+        u = set(np.unique(num).tolist())
+        if u <= {0.0, 1.0}:
+            return np.ascontiguousarray(num), None
+        if u <= {-1.0, 1.0}:
+            return (num > 0).astype(np.float64), (-1, 1)
+        # the first value after which the labels seen fit neither {0, 1} nor {-1, 1}
+        i = max(_first_not_in(num, (0.0, 1.0)), _first_not_in(num, (-1.0, 1.0)))
+        seen = list(dict.fromkeys(num[:i].tolist()))
+        after = f", a third label after {' and '.join(f'{v:g}' for v in seen)}" if len(seen) == 2 else ""
+        return _raise_label(i, f"is {num[i]:g}{after}")
+    empty = np.flatnonzero(texts == "")
+    if len(empty):
+        return _raise_label(int(empty[0]), "is empty")
+    distinct = list(dict.fromkeys(texts.tolist()))
+    if len(distinct) > 2:
+        i = int(np.flatnonzero(texts == distinct[2])[0])
+        return _raise_label(i, f"is {distinct[2]!r}, a third label after {distinct[0]!r} and {distinct[1]!r}")
+    if len(distinct) < 2:
+        return _raise_label(0, f"is {distinct[0]!r}, the only label (two are needed)")
+    classes = tuple(sorted(distinct))
+    return (texts == classes[1]).astype(np.float64), classes
+
+
+def _first_not_in(values, allowed) -> int:
+    bad = np.flatnonzero(~np.isin(values, allowed))
+    return int(bad[0]) if len(bad) else len(values)
+
+
+def _raise_label(index, what):
+    raise LabelError(index, what)
+
+
 def _check_data(X, y, name: str):
+    if _is_sparse(X):
+        raise DataError(f"{name}: X is a scipy sparse matrix ({type(X).__name__}); descend's models need a dense "
+                        f"array: pass X.toarray() ({np.prod(X.shape) * 8 / 1e6:.3g} MB as float64).")
     X = np.asarray(X)
     y = np.asarray(y)
     if X.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
@@ -110,7 +202,20 @@ def _check_data(X, y, name: str):
             where = np.argwhere(bad)[0]
             place = f"row {where[0]}, column {where[1]}" if arr.ndim == 2 else f"row {where[0]}"
             raise DataError(f"{name}: {label} has a non-finite value ({arr[tuple(where)]}) at {place}.")
+    for label, arr in (("X", X), ("y", y[:, None])):
+        big = overflowing_columns(arr)
+        if len(big):
+            col = f"column {big[0]} of X (0-based)" if label == "X" else "y"
+            more = f" and {len(big) - 1} other column(s)" if len(big) > 1 else ""
+            raise DataError(f"{name}: {col}{more} holds values up to {float(np.max(np.abs(arr[:, big[0]]))):.3g}, "
+                            f"too large: squared and summed over {len(arr):,} rows they overflow float64 (limit "
+                            f"about {safe_magnitude(len(arr)):.2g}); standardise the data (subtract each column's "
+                            f"mean, divide by its standard deviation) or rescale it.")
     return X, y
+
+
+def _is_sparse(X) -> bool:
+    return type(X).__module__.startswith("scipy.sparse")
 
 
 class _LinearModel(Objective):
@@ -230,12 +335,13 @@ class LogisticRegression(_LinearModel):
     _curvature_bound = 0.25
 
     def __init__(self, X, y, bias: bool = True):
+        """``y``: 0 and 1; -1 and 1, or two strings, are mapped to 0 and 1 (in sorted order) and the
+        original pair is kept in ``classes`` (None when y was 0/1 already)."""
+        try:
+            y, self.classes = encode_labels(y)
+        except LabelError as exc:
+            raise DataError(f"LogisticRegression: y[{exc.index}] {exc.what}; y must hold {LABELS_RULE}.") from None
         super().__init__(X, y, bias)
-        labels = np.unique(self.y)
-        if not np.all(np.isin(labels, (0.0, 1.0))):
-            bad = int(np.flatnonzero(~np.isin(self.y, (0.0, 1.0)))[0])
-            raise DataError(f"LogisticRegression: y must hold only 0 and 1; "
-                            f"y[{bad}] (row {bad}, counting from 0) is {float(self.y[bad]):g}.")
 
     def loss(self, w, rows=None):
         X, y = self._rows(rows)
@@ -302,13 +408,31 @@ class Function(Objective):
 
     def loss(self, w, rows=None):
         self._no_rows(rows)
-        return float(self.f(np.asarray(w, dtype=np.float64)))
+        value = self.f(np.asarray(w, dtype=np.float64))
+        if np.ndim(value) != 0 and np.size(value) != 1:
+            raise ParameterError(f"Function {self.name}: f(w) must return a number; it returned an array of shape "
+                                 f"{np.shape(value)}.")
+        try:
+            return float(np.asarray(value, dtype=np.float64).reshape(()))
+        except (TypeError, ValueError):
+            raise ParameterError(f"Function {self.name}: f(w) must return a number; it returned "
+                                 f"{type(value).__name__} {value!r:.60}.") from None
 
     def grad(self, w, rows=None):
         self._no_rows(rows)
         w = np.asarray(w, dtype=np.float64)
         if self._grad is not None:
-            return np.asarray(self._grad(w), dtype=np.float64).reshape(w.shape)
+            out = self._grad(w)
+            try:
+                g = None if out is None else np.asarray(out, dtype=np.float64)
+            except (TypeError, ValueError):
+                g = None
+            if g is None or g.size != w.size:
+                got = (f"an array of shape {g.shape}" if g is not None else
+                       "None" if out is None else f"{type(out).__name__} {out!r:.60}")
+                raise ParameterError(f"Function {self.name}: grad(w) must return the gradient, an array shaped like "
+                                     f"w {w.shape}; it returned {got}.")
+            return g.reshape(w.shape)
         g = np.empty_like(w)
         for i in range(w.size):
             h = _fd_step(w[i], 2)

@@ -21,16 +21,15 @@ very same functions one element at a time without temporaries. There is one copy
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, check_number
 from .schedules import as_schedule
 
 __all__ = ["OptState", "Optimizer", "SGD", "Adam", "AdamW", "NAdam", "RMSprop", "Adagrad", "Adadelta",
-           "from_name", "from_options", "NAMES", "lanes"]
+           "from_name", "from_options", "resolve", "hyper_parameters", "NAMES", "ALIASES", "CHOICES", "lanes"]
 
 
 @dataclass
@@ -261,14 +260,7 @@ def adadelta_rule(w, g, lr, t, state, hp):
 
 
 def _number(name, value, lo=0.0, hi=math.inf, lo_open=False, hi_open=True):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
-    if not ok:
-        lb = "(" if lo_open else "["
-        rb = ")" if hi_open else "]"
-        hi_s = "inf" if hi == math.inf else f"{hi:g}"
-        raise ParameterError(f"{name} must be a number in {lb}{lo:g}, {hi_s}{rb}; got {value!r}.")
-    return float(value)
+    return float(check_number(name, value, lo, hi, lo_open=lo_open, hi_open=hi_open))
 
 
 def _betas(owner, betas):
@@ -443,29 +435,62 @@ class Adadelta(Optimizer):
         return {"lr": self.lr, "rho": self.rho, "eps": self.eps, "weight_decay": self.weight_decay}
 
 
+# The one list of optimizers: add a class above and its name here; the command line (its
+# --optimizer choices and one option per hyper-parameter), the estimators and compare read it.
 NAMES = {
     "sgd": SGD, "adam": Adam, "adamw": AdamW, "nadam": NAdam, "rmsprop": RMSprop,
     "adagrad": Adagrad, "adadelta": Adadelta,
 }
+# Names for a class with some hyper-parameters preset (given ones win).
+ALIASES = {"momentum": ("sgd", {"momentum": 0.9}), "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True})}
+CHOICES = (*NAMES, *ALIASES)  # every name from_name accepts
+
+
+def resolve(name: str):
+    """(class, preset hyper-parameters) of an optimizer name, or a ParameterError listing the names."""
+    key = str(name).strip().lower()
+    if key in ALIASES:
+        base, preset = ALIASES[key]
+        return NAMES[base], dict(preset)
+    if key not in NAMES:
+        raise ParameterError(f"unknown optimizer {name!r}; choose one of {', '.join(CHOICES)}.")
+    return NAMES[key], {}
+
+
+def hyper_parameters() -> dict:
+    """Every constructor argument of the optimizers but ``lr``: name -> (default of the first class
+    that has it, the optimizer names taking it), in the order first met. The command line makes
+    one option of each (``betas`` becomes --beta1 and --beta2)."""
+    import inspect
+
+    out: dict = {}
+    for key, cls in NAMES.items():
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+            if p.name == "lr":
+                continue
+            default, names = out.get(p.name, (p.default, []))
+            out[p.name] = (default, [*names, key])
+    return out
 
 
 def from_name(name: str, **params) -> Optimizer:
-    """An optimizer by name: the class names in lower case, plus ``momentum`` (SGD, momentum 0.9)
-    and ``nesterov`` (SGD, Nesterov momentum 0.9) unless ``momentum`` is given."""
-    key = name.lower()
-    if key in ("momentum", "nesterov"):
-        params.setdefault("momentum", 0.9)
-        if key == "nesterov":
-            params["nesterov"] = True
-        return SGD(**params)
-    if key not in NAMES:
-        raise ParameterError(f"unknown optimizer {name!r}; choose one of "
-                             f"{', '.join([*NAMES, 'momentum', 'nesterov'])}.")
-    return NAMES[key](**params)
+    """An optimizer by name: the class names in lower case (``NAMES``), plus ``momentum`` (SGD,
+    momentum 0.9) and ``nesterov`` (SGD, Nesterov momentum 0.9) unless ``momentum`` is given."""
+    cls, preset = resolve(name)
+    try:
+        return cls(**{**preset, **params})
+    except TypeError:  # an argument the class does not take
+        import inspect
+
+        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        extra = sorted(set(params) - set(accepted))
+        if not extra:
+            raise
+        raise ParameterError(f"the {str(name).lower()} optimizer has no {', '.join(extra)}; its options are "
+                             f"{', '.join(accepted)}.") from None
 
 
-def from_options(name: str, lr, *, momentum=None, beta1=None, beta2=None, eps=None, weight_decay=None,
-                 **params) -> Optimizer:
+def from_options(name: str, lr, *, beta1=None, beta2=None, **params) -> Optimizer:
     """An optimizer by name from the command line's generic options; None means "not given".
 
     ``beta1``/``beta2`` make ``betas`` (the other one at its default); an option the optimizer
@@ -474,23 +499,20 @@ def from_options(name: str, lr, *, momentum=None, beta1=None, beta2=None, eps=No
     """
     import inspect
 
-    key = str(name).lower()
-    cls = SGD if key in ("momentum", "nesterov") else NAMES.get(key)
-    if cls is None:
-        return from_name(name, lr=lr)  # raises: unknown optimizer
+    key = str(name).strip().lower()
+    cls, preset = resolve(name)
     accepted = inspect.signature(cls.__init__).parameters
-    given = {k: v for k, v in dict(momentum=momentum, eps=eps, weight_decay=weight_decay, **params).items()
-             if v is not None}
+    given = {k: v for k, v in params.items() if v is not None}
     if beta1 is not None or beta2 is not None:
         if "betas" not in accepted:
-            raise ParameterError(f"the {key} optimizer has no betas (beta1, beta2); "
-                                 f"they apply to adam, adamw and nadam.")
+            takes = [n for n, c in NAMES.items() if "betas" in inspect.signature(c.__init__).parameters]
+            raise ParameterError(f"the {key} optimizer has no betas (beta1, beta2); they apply to {', '.join(takes)}.")
         default = accepted["betas"].default
         given["betas"] = (default[0] if beta1 is None else beta1, default[1] if beta2 is None else beta2)
     for k in given:
         if k not in accepted:
             raise ParameterError(f"the {key} optimizer has no {k}; its options are "
                                  f"{', '.join(p for p in accepted if p not in ('self', 'lr'))}.")
-    if key in ("momentum", "nesterov") and given.get("momentum", 1.0) == 0:
+    if key in ALIASES and "momentum" in given and given["momentum"] == 0:
         raise ParameterError(f"the {key} optimizer needs momentum > 0; got 0 (use sgd for none).")
-    return from_name(name, lr=lr, **given)
+    return cls(lr=lr, **{**preset, **given})

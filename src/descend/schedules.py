@@ -18,7 +18,7 @@ import numpy as np
 from .errors import ParameterError, check_positive
 
 __all__ = ["as_schedule", "evaluate", "constant", "step", "exponential", "inverse_scaling",
-           "cosine", "warmup", "Schedule", "from_name", "NAMES"]
+           "cosine", "warmup", "Schedule", "from_name", "NAMES", "OPTIONS"]
 
 
 class Schedule:
@@ -170,6 +170,17 @@ _FROM_NAME = {
     "warmup": (constant, ()),
 }
 NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "warmup")
+
+# The command line's option for each argument of from_name: (option, lowest value, lowest excluded,
+# integer, help). The one table the CLI reads; adding a schedule argument is one line here.
+OPTIONS = {
+    "step_size": ("--step-size", 1, False, True, "step: steps between cuts."),
+    "gamma": ("--gamma", 0.0, True, False, "step, exponential: the factor per cut / per step."),
+    "power_t": ("--power-t", 0.0, False, False, "invscaling: lr / (t+1)^power_t."),
+    "T": ("--t-max", 1, False, True, "cosine: steps to reach the floor."),
+    "floor": ("--lr-min", 0.0, False, False, "cosine: the floor."),
+    "warmup_steps": ("--warmup-steps", 1, False, True, "Linear warm-up steps (warmup, or wraps any schedule)."),
+}
 
 
 def from_name(name: str, lr: float, warmup_steps: int | None = None, start_factor: float | None = None,

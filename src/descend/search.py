@@ -55,6 +55,15 @@ def _evaluate(objective, points):
         return np.asarray(objective.loss_many(points), dtype=np.float64)
 
 
+MAX_POINTS = 10_000_000  # one grid at most: num**d points of d weights (memory and time grow as num**d)
+
+
+def _check_size(num, d, what="a grid"):
+    if float(num) ** d > MAX_POINTS:
+        raise ParameterError(f"{what} of {num} points per weight over {d} weights is {float(num) ** d:.3g} points, "
+                             f"more than {MAX_POINTS:,}; use fewer points per weight, or gradient descent.")
+
+
 def _grid_points(axes):
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=1)
@@ -66,6 +75,7 @@ def grid(objective, bounds=((0.0, 4.0),), num: int = 41) -> SearchResult:
     num = check_positive("num", num, integer=True)
     if num < 2:
         raise ParameterError(f"num must be at least 2 points per weight; got {num}.")
+    _check_size(num, len(b))
     axes = [np.linspace(lo, hi, num) for lo, hi in b]
     points = _grid_points(axes)
     losses = _evaluate(objective, points)
@@ -86,6 +96,7 @@ def refine(objective, bounds=((-10.0, 10.0), (-10.0, 10.0)), num: int = 11, roun
     rounds = check_positive("rounds", rounds, integer=True)
     if num < 3:
         raise ParameterError(f"refine needs num >= 3 points per weight to shrink the box; got {num}.")
+    _check_size(num, len(b), "each round's grid")
     all_points, all_losses, all_axes = [], [], []
     box = b.copy()
     best_w, best_loss = None, np.inf
