@@ -130,7 +130,7 @@ def main(argv=None):
         descend_gd(k2, local, backend="numba")
         t_local = clock.step
         report("descend full-batch GD step in memory (numba, 2 threads)", f"{t_local * 1e3:.1f} ms",
-               "the loop's step + epoch-boundary loss: 2 passes")
+               "the loop's epoch on the numba backend")
         report("  overhead of the cluster per step", f"{1e3 * (t_descend - t_local):.1f} ms",
                f"cluster step / in-memory step = {t_descend / t_local:.1f}x")
         from descend import kernels

@@ -18,7 +18,8 @@ def test_bench_quick_runs_every_section(capsys):
         sys.path.remove(str(ROOT))
     table = main(["--quick", "--repeats", "1", "--no-demo"])
     sections = {row[0].split(" d=")[0].split(" n=")[0] for row in table.rows}
-    assert sections == {"per-sample SGD", "mini-batch B=64", "full-batch GD"}
+    assert sections == {"per-sample SGD", "mini-batch B=64", "full-batch GD", "estimators", "estimators digits",
+                        "minimize", "history"}
     assert all(row[2] > 0 for row in table.rows if "PyTorch" not in row[1] or "torch" in sys.modules)
     out = capsys.readouterr().out
     assert "blas:" in out and "targets (ratios from this run)" in out

@@ -69,6 +69,26 @@ def test_full_batch_equals_the_in_memory_fit_for_every_optimizer(client, make_op
     assert res.verdict == ref.verdict
 
 
+@pytest.mark.parametrize("model, args", [(ds.SoftmaxRegression, {}), (ds.LinearRegression, {"l2": 0.05}),
+                                         (ds.LogisticRegression, {"l2": 0.01, "bias": False})])
+def test_full_batch_softmax_and_penalties_equal_the_in_memory_fit(client, model, args):
+    X, y = make(n=800, d=3)
+    if model is ds.SoftmaxRegression:
+        y = np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75])).astype(float)  # classes 0..3
+    elif model is ds.LogisticRegression:
+        y = (y > np.median(y)).astype(float)
+    obj, ref = model(on_dask(X, y), **args), model(X, y, **args)
+    assert obj.n_params == ref.n_params and getattr(obj, "n_classes", 0) == getattr(ref, "n_classes", 0)
+    w0 = np.zeros(obj.n_params)
+    res = ds.minimize(obj, w0, optimizer=ds.optim.Adam(lr=0.1), epochs=8)
+    expect = ds.minimize(ref, w0, optimizer=ds.optim.Adam(lr=0.1), epochs=8, backend="numpy")
+    close(res.w, expect.w)
+    close(res.history.epoch_loss, expect.history.epoch_loss)
+    w = np.linspace(-0.5, 0.5, obj.n_params)
+    close(obj.hessian(w), ref.hessian(w))
+    close(obj.smoothness(), ref.smoothness())
+
+
 def test_one_pass_per_step_and_ten_adam_steps_match(client, monkeypatch):
     from descend.engines import dask as engine
 
@@ -121,11 +141,12 @@ def test_bad_values_are_named_by_row_and_column(client):
         on_dask(X, y, sync=0)
 
 
-def local_sgd_reference(X, y, chunk, G, B, sync, epochs, seed, shuffle, make_opt, bias=True):
+def local_sgd_reference(X, y, chunk, G, B, sync, epochs, seed, shuffle, make_opt, bias=True,
+                        model=ds.LinearRegression, **model_args):
     """Local SGD with model averaging, written out with NumPy: G replicas (chunk i to replica
     i mod G), chunk order from (seed, epoch), rows from (seed, epoch, chunk), averages weighted by
     the steps taken every `sync` steps; the optimizer's step count advances by every replica's steps."""
-    obj = ds.LinearRegression(X, y, bias=bias)
+    obj = model(X, y, bias=bias, **model_args)
     n = len(y)
     starts = list(range(0, n, chunk))
     opt = make_opt()
@@ -166,15 +187,19 @@ def local_sgd_reference(X, y, chunk, G, B, sync, epochs, seed, shuffle, make_opt
     return w, np.array(losses), np.array(steps)
 
 
-@pytest.mark.parametrize("B, sync, make_opt", [
-    (3, 7, lambda: ds.optim.Adam(lr=0.01)),
-    (1, "epoch", lambda: ds.optim.SGD(lr=0.01, momentum=0.5)),
-])
-def test_local_sgd_is_the_averaging_scheme(client, B, sync, make_opt):
+@pytest.mark.parametrize("B, sync, make_opt, model, args", [
+    (3, 7, lambda: ds.optim.Adam(lr=0.01), ds.LinearRegression, {}),
+    (1, "epoch", lambda: ds.optim.SGD(lr=0.01, momentum=0.5), ds.LinearRegression, {"l2": 0.01}),
+    (4, 10, lambda: ds.optim.RMSprop(lr=0.01), ds.SoftmaxRegression, {"n_classes": 3}),
+], ids=["adam-B3-sync7", "momentum-B1-epoch-l2", "softmax-rmsprop"])
+def test_local_sgd_is_the_averaging_scheme(client, B, sync, make_opt, model, args):
     X, y = make(n=700, d=3)
+    if model is ds.SoftmaxRegression:
+        y = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3])).astype(float)  # classes 0, 1, 2
     src = on_dask(X, y, chunk=150, groups=2, sync=sync)  # 5 chunks: replicas of 3 and 2 chunks, uneven steps
-    res = ds.minimize(ds.LinearRegression(src), np.zeros(4), optimizer=make_opt(), batch_size=B, epochs=2, seed=4)
-    w, losses, steps = local_sgd_reference(X, y, 150, 2, B, sync, 2, 4, True, make_opt)
+    obj = model(src, **args)
+    res = ds.minimize(obj, np.zeros(obj.n_params), optimizer=make_opt(), batch_size=B, epochs=2, seed=4)
+    w, losses, steps = local_sgd_reference(X, y, 150, 2, B, sync, 2, 4, True, make_opt, model=model, **args)
     close(res.w, w)
     close(res.history.epoch_loss, losses)
     assert len(steps) == 2 * (4 * -(-150 // B) + -(-100 // B))  # chunks of 150, 150, 150, 150, 100 rows; 2 epochs

@@ -103,7 +103,7 @@ def test_one_vs_rest_equals_separate_binary_fits():
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     kw = dict(batch_size=16, optimizer="adam", learning_rate=0.01, max_epochs=20, tol=None, random_state=3)
-    multi = GDClassifier(**kw).fit(X, y)
+    multi = GDClassifier(**kw, multi_class="ovr").fit(X, y)
     assert multi.coef_.shape == (3, 4) and multi.intercept_.shape == (3,)
     for k in range(3):  # same seed -> same batches; the stacked blocks never interact
         binary = GDClassifier(**kw).fit(X, y == k)

@@ -16,13 +16,13 @@ from . import batching, datasets, diagnose, monitors, optim, schedules, search
 from .diagnose import smooth
 from .errors import DataError, DescendError, ParameterError
 from .loop import History, Result, minimize
-from .objectives import Function, LinearRegression, LogisticRegression, Objective
+from .objectives import Function, LinearModel, LinearRegression, LogisticRegression, Objective, SoftmaxRegression
 
 __version__ = "0.1.0"
 
 __all__ = [
     "datasets", "optim", "schedules", "search", "diagnose", "monitors", "batching", "plot", "explore", "data",
-    "Objective", "LinearRegression", "LogisticRegression", "Function",
+    "Objective", "LinearModel", "LinearRegression", "LogisticRegression", "SoftmaxRegression", "Function",
     "minimize", "Result", "History", "smooth",
     "DescendError", "DataError", "ParameterError",
 ]

@@ -1,8 +1,9 @@
 r"""scikit-learn estimators: :class:`GDRegressor` and :class:`GDClassifier`.
 
-Both are thin: ``fit`` validates, builds descend objectives (:class:`~descend.LinearRegression`,
-or one binary :class:`~descend.LogisticRegression` per class) and calls :func:`descend.minimize`,
-the one loop. Beyond scikit-learn's SGD estimators they offer mini-batches, any optimizer of
+Both are thin: ``fit`` validates, builds one descend objective (:class:`~descend.LinearRegression`;
+:class:`~descend.LogisticRegression` for two classes or one-vs-rest, :class:`~descend.SoftmaxRegression`
+for more classes) with the L2 penalty of ``alpha`` in it, and calls :func:`descend.minimize`, the
+one loop, which runs it on the compiled kernels when numba is installed (``backend``). Beyond scikit-learn's SGD estimators they offer mini-batches, any optimizer of
 :mod:`descend.optim`, the loss history as data (``loss_curve_``, ``history_``), a
 ``partial_fit`` that keeps the optimizer state, the schedule's step count and the
 early-stopping state across calls, and a divergence guard that keeps the best weights and
@@ -13,12 +14,15 @@ the intercepts are never penalised):
 
 .. math::
     \text{GDRegressor:}\quad \frac1N\sum_i (x_i\cdot c + b - y_i)^2 + \alpha\,\|c\|^2 \qquad
-    \text{GDClassifier:}\quad \sum_{k}\Big[\frac1N\sum_i \ell(z_{ik}, [y_i = k]) + \frac{\alpha}{2}\|c_k\|^2\Big]
+    \text{GDClassifier, one-vs-rest:}\quad \sum_{k}\Big[\frac1N\sum_i \ell(z_{ik}, [y_i = k]) + \frac{\alpha}{2}\|c_k\|^2\Big]
+    \qquad \text{softmax:}\quad \frac1N\sum_i \Big(\log\sum_k e^{z_{ik}} - z_{i y_i}\Big) + \frac{\alpha}{2}\sum_k\|c_k\|^2
 
-with ℓ the binary cross-entropy. Each is exactly twice (regression) or once (classification)
-scikit-learn's SGD objective with ``penalty="l2"`` and the same ``alpha`` (scikit-learn
-halves the squared loss and the penalty), so the minimiser is the one of
-``SGDRegressor(alpha=alpha)`` / ``SGDClassifier(loss="log_loss", alpha=alpha)``.
+with ℓ the binary cross-entropy. The regressor and the one-vs-rest classifier are exactly twice
+(regression) or once (classification) scikit-learn's SGD objective with ``penalty="l2"`` and the
+same ``alpha`` (scikit-learn halves the squared loss and the penalty), so the minimiser is the one
+of ``SGDRegressor(alpha=alpha)`` / ``SGDClassifier(loss="log_loss", alpha=alpha)``. The softmax
+objective is scikit-learn's ``LogisticRegression(C=1 / (alpha N))`` divided by C N (the same
+minimiser; N the training rows).
 """
 
 from __future__ import annotations
@@ -39,75 +43,13 @@ from . import optim, schedules
 from .errors import ParameterError
 from .loop import History, minimize
 from .monitors import Monitor, Progress, Stop
-from .objectives import LinearRegression, LogisticRegression, Objective, sigmoid
+from .objectives import LinearRegression, LogisticRegression, SoftmaxRegression, sigmoid
 
 __all__ = ["GDRegressor", "GDClassifier", "DivergenceWarning", "NoImprovement"]
 
 
 class DivergenceWarning(ConvergenceWarning):
     """The fit diverged; the estimator kept the best weights seen. A ConvergenceWarning."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The objective the estimators hand to minimize: K linear objectives side by side, plus L2.
-
-
-class _Stacked(Objective):
-    """K objectives over the same rows as one parameter vector [w_1, ..., w_K] (each: coefficients,
-    then the bias), plus ``l2 * ||c||^2`` over the coefficients of every block (never the biases).
-
-    The blocks do not interact, so an elementwise optimizer on the stack takes exactly the
-    steps it would take on each block alone, on the same batches: this is one-vs-rest.
-    """
-
-    def __init__(self, parts, l2: float = 0.0):
-        self.parts = list(parts)
-        self.l2 = float(l2)
-        first = self.parts[0]
-        self.n_samples, self.n_features = first.n_samples, first.n_features
-        self.block = first.n_params
-        self.n_params = self.block * len(self.parts)
-        self.coef_mask = np.tile(np.arange(self.block) < self.n_features, len(self.parts))
-
-    def _blocks(self, w):
-        return np.asarray(w, dtype=np.float64).reshape(len(self.parts), self.block)
-
-    def loss(self, w, rows=None):
-        W = self._blocks(w)
-        data = sum(p.loss(W[k], rows) for k, p in enumerate(self.parts))
-        return float(data + self.l2 * np.sum(W[:, : self.n_features] ** 2))
-
-    def data_loss(self, w) -> float:
-        """The full-data loss without the penalty (what a held-out score measures)."""
-        W = self._blocks(w)
-        return float(sum(p.loss(W[k]) for k, p in enumerate(self.parts)))
-
-    def loss_and_grad(self, w, rows=None):
-        W = self._blocks(w)
-        pairs = [p.loss_and_grad(W[k], rows) for k, p in enumerate(self.parts)]
-        g = np.concatenate([pg for _, pg in pairs])
-        loss = sum(pl for pl, _ in pairs)
-        if self.l2:
-            c = np.asarray(w, dtype=np.float64)[self.coef_mask]
-            loss += self.l2 * float(c @ c)
-            g[self.coef_mask] += 2.0 * self.l2 * c
-        return float(loss), g
-
-    def grad(self, w, rows=None):
-        return self.loss_and_grad(w, rows)[1]
-
-    def _block_hessians(self, w):
-        W = self._blocks(w)
-        pen = 2.0 * self.l2 * np.diag((np.arange(self.block) < self.n_features).astype(float))
-        return [p.hessian(W[k]) + pen for k, p in enumerate(self.parts)]
-
-    def hessian(self, w):
-        """Exact: block-diagonal, each block its objective's exact Hessian plus 2 l2 on the coefficients."""
-        H = np.zeros((self.n_params, self.n_params))
-        for k, Hk in enumerate(self._block_hessians(w)):
-            s = slice(k * self.block, (k + 1) * self.block)
-            H[s, s] = Hk
-        return H
 
 
 def _stable_lr(objective, w) -> float:
@@ -258,12 +200,13 @@ class _GDBase(BaseEstimator):
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": [_Interval(numbers.Integral, 0, None, "left"), "boolean"],
+        "backend": [_Options(["auto", "numpy", "numba"])],
     }
 
     def __init__(self, *, batch_size=32, optimizer="sgd", optimizer_params=None, learning_rate=0.01, eta0=0.01,
                  power_t=0.25, schedule_params=None, alpha=0.0001, fit_intercept=True, max_epochs=200, tol=1e-4,
                  n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
-                 random_state=None, warm_start=False, verbose=0):
+                 random_state=None, warm_start=False, verbose=0, backend="auto"):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.optimizer_params = optimizer_params
@@ -282,6 +225,7 @@ class _GDBase(BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.backend = backend
 
     # -- validation ------------------------------------------------------------------------
 
@@ -326,7 +270,7 @@ class _GDBase(BaseEstimator):
     # -- the fit ---------------------------------------------------------------------------
 
     def _objective(self, X, Y, l2=None):
-        """The _Stacked objective on (X, Y); ``l2`` defaults to the penalty that alpha means."""
+        """The objective on (X, Y); ``l2`` defaults to the penalty that alpha means."""
         raise NotImplementedError
 
     def _store(self, w):
@@ -354,7 +298,8 @@ class _GDBase(BaseEstimator):
             state = ck["state"] if same_rule else fresh.to_dict()
             resume = {"w": w0, "state": state, "epoch": start, "seed": ck["seed"]}
         res = minimize(objective, w0, optimizer=optimizer, batch_size=batch_size, epochs=start + epochs,
-                       shuffle=self.shuffle, seed=seed, tol=None, callbacks=callbacks, resume=resume)
+                       shuffle=self.shuffle, seed=seed, tol=None, callbacks=callbacks, resume=resume,
+                       backend=self.backend)
         self._store(res.w)
         state = res.checkpoint["state"]
         if res.status == "diverged":  # go on from the kept weights with a fresh state
@@ -454,7 +399,7 @@ def _append_history(dst: History, src: History, first: bool):
     for i in range(start, len(src)):
         dst.add_boundary(src.epoch_loss_list[i], src.epoch_grad_norm_list[i], src.w_list[i],
                          src.epoch_time_list[i], src.epoch_step_list[i], src.epoch_samples_list[i])
-    dst._steps.extend(src._steps)
+    dst.extend_steps(src)
     dst.wall_time += src.wall_time
 
 
@@ -515,6 +460,10 @@ _PARAMS_DOC = """
         warm fit for 5 more, equals fit for 10); the seed of the first fit is kept.
     verbose : int, default=0
         > 0 shows a progress bar on stderr.
+    backend : {"auto", "numpy", "numba"}, default="auto"
+        Which engine runs the fit (see :func:`descend.minimize`): "auto" takes the compiled
+        kernels when numba is installed (the plain NumPy path for tiny data), with the same
+        numbers as "numpy" to rounding.
 
     Attributes
     ----------
@@ -544,7 +493,7 @@ class GDRegressor(RegressorMixin, _GDBase):
 
     def _objective(self, X, Y, l2=None):
         l2 = self.alpha if l2 is None else l2
-        return _Stacked([LinearRegression(X, Y[:, 0], bias=self.fit_intercept)], l2=l2)
+        return LinearRegression(X, Y[:, 0], bias=self.fit_intercept, l2=l2)
 
     def _store(self, w):
         d = self.n_features_in_
@@ -579,18 +528,42 @@ class GDClassifier(ClassifierMixin, _GDBase):
     __doc__ = """Logistic regression fitted by gradient descent in descend's one loop.
 
     Two classes: one binary :class:`descend.LogisticRegression` objective (``coef_`` of shape
-    (1, n_features)). More classes: **one-vs-rest**, one binary objective per class, stacked
-    into a single parameter vector that :func:`descend.minimize` descends at once. The blocks
-    do not interact, so every optimizer here (all elementwise) takes exactly the steps it
-    would take on each binary problem alone; the loss, the stopping rule and the history are
-    those of the sum. ``predict_proba`` normalises the K sigmoids (scikit-learn's OvR rule).
-    """ + _PARAMS_DOC
+    (1, n_features)). More classes: by default (``multi_class="softmax"``) the multinomial
+    :class:`descend.SoftmaxRegression`, one block of weights per class (``coef_`` (K, n_features));
+    ``predict_proba`` is the softmax of the decisions. ``multi_class="ovr"`` is **one-vs-rest**:
+    one binary objective per class, side by side in one parameter vector that
+    :func:`descend.minimize` descends at once. The blocks do not interact, so every optimizer
+    here (all elementwise) takes exactly the steps it would take on each binary problem alone;
+    the loss, the stopping rule and the history are those of the sum; ``predict_proba``
+    normalises the K sigmoids (scikit-learn's OvR rule).
+    """ + _PARAMS_DOC + """
+    multi_class : {"softmax", "ovr"}, default="softmax"
+        For more than two classes: the multinomial (softmax) objective, or one-vs-rest.
+"""
 
     _is_clf = True
+    _parameter_constraints = {**_GDBase._parameter_constraints, "multi_class": [_Options(["softmax", "ovr"])]}
+
+    def __init__(self, *, batch_size=32, optimizer="sgd", optimizer_params=None, learning_rate=0.01, eta0=0.01,
+                 power_t=0.25, schedule_params=None, alpha=0.0001, fit_intercept=True, max_epochs=200, tol=1e-4,
+                 n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
+                 random_state=None, warm_start=False, verbose=0, backend="auto", multi_class="softmax"):
+        super().__init__(batch_size=batch_size, optimizer=optimizer, optimizer_params=optimizer_params,
+                         learning_rate=learning_rate, eta0=eta0, power_t=power_t, schedule_params=schedule_params,
+                         alpha=alpha, fit_intercept=fit_intercept, max_epochs=max_epochs, tol=tol,
+                         n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, shuffle=shuffle, random_state=random_state,
+                         warm_start=warm_start, verbose=verbose, backend=backend)
+        self.multi_class = multi_class
 
     def _objective(self, X, Y, l2=None):
         l2 = self.alpha / 2.0 if l2 is None else l2
-        return _Stacked([LogisticRegression(X, Y[:, k], bias=self.fit_intercept) for k in range(Y.shape[1])], l2=l2)
+        if self._softmax():
+            return SoftmaxRegression(X, Y[:, 0], bias=self.fit_intercept, l2=l2, n_classes=len(self.classes_))
+        return LogisticRegression(X, Y if Y.shape[1] > 1 else Y[:, 0], bias=self.fit_intercept, l2=l2)
+
+    def _softmax(self) -> bool:
+        return len(self.classes_) > 2 and self.multi_class == "softmax"
 
     def _store(self, w):
         d = self.n_features_in_
@@ -610,6 +583,8 @@ class GDClassifier(ClassifierMixin, _GDBase):
                              f"which is not in classes {self.classes_.tolist()}.")
         if len(self.classes_) == 2:
             return (y == self.classes_[1]).astype(np.float64).reshape(-1, 1)
+        if self._softmax():  # one column of class indices
+            return np.searchsorted(self.classes_, y).astype(np.float64).reshape(-1, 1)
         return (y[:, None] == self.classes_[None, :]).astype(np.float64)
 
     def _set_classes(self, classes):
@@ -660,11 +635,15 @@ class GDClassifier(ClassifierMixin, _GDBase):
         return self.classes_[idx]
 
     def predict_proba(self, X):
-        """Class probabilities: [1 - p, p] for two classes; the K sigmoids normalised for more."""
+        """Class probabilities: [1 - p, p] for two classes; the softmax of the K decisions for more
+        (one-vs-rest: the K sigmoids normalised)."""
         Z = self.decision_function(X)
         if Z.ndim == 1:
             p = sigmoid(Z)
             return np.column_stack([1.0 - p, p])
+        if self._softmax():
+            P = np.exp(Z - Z.max(1, keepdims=True))
+            return P / P.sum(1, keepdims=True)
         log_p = -np.logaddexp(0.0, -Z)  # log sigmoid, normalised in log space so nothing underflows to 0/0
         P = np.exp(log_p - log_p.max(1, keepdims=True))
         return P / P.sum(1, keepdims=True)

@@ -1,11 +1,13 @@
 """The one loop: ``minimize`` runs full-batch GD, SGD and mini-batch alike.
 
 They differ only in ``batch_size`` (None: full batch; 1: one row per step; k: mini-batch);
-the optimizer is orthogonal to the batching. At every epoch boundary the loop records the
-full-data loss and the weights, then asks its monitors whether to stop; between boundaries
-an *epoch runner* takes the steps and records the loss, gradient norm and learning rate of
-each. The plain NumPy runner below is the reference; compiled runners plug in at the same
-place and must give the same numbers.
+the optimizer is orthogonal to the batching. At every epoch boundary the loop makes one fused
+pass over the data for the full-data loss and gradient, records them and the weights, then
+asks its monitors whether to stop; between boundaries an *epoch runner* takes the steps and
+records the loss, gradient norm and learning rate of each. A full-batch epoch's one step is
+taken on its boundary's loss and gradient, so full batch costs one pass per epoch (plus one
+for the final boundary). The plain NumPy runner below is the reference; compiled runners
+plug in at the same place and must give the same numbers.
 """
 
 from __future__ import annotations
@@ -28,13 +30,30 @@ __all__ = ["minimize", "Result", "History", "Run", "numpy_epoch"]
 class History:
     """Everything a run recorded.
 
-    Per epoch boundary (the start of each epoch, then the end of the run):
+    Per epoch boundary (the start of each epoch, then the end of the run), always whole:
     ``epoch_loss`` (full-data loss), ``w`` (weights), ``epoch_grad_norm`` (full-data gradient
-    norm; NaN where it was not evaluated), ``epoch_time`` (seconds spent in steps so far,
-    full-data evaluations excluded), ``epoch_step`` and ``epoch_samples`` (steps and rows
-    seen so far). Per step: ``step_loss`` (the batch loss before the update), ``grad_norm``
-    (of the batch gradient), ``lr`` (the learning rate used), ``step_epoch`` (its epoch).
+    norm, from the same fused pass as the loss), ``epoch_time`` (seconds spent in steps so
+    far), ``epoch_step`` and ``epoch_samples`` (steps and rows seen so far).
+
+    Per step: ``step_loss`` (the batch loss before the update), ``grad_norm`` (of the batch
+    gradient), ``lr`` (the learning rate used), ``step_epoch`` (its epoch). The first
+    ``step_cap`` steps (default 1,000,000) are kept whole; after that, steps are kept as
+    aggregates of buckets of consecutive steps, so a run's memory does not grow with its
+    length (at most ``max_buckets`` buckets: when they fill up, neighbours merge and buckets
+    double in size). Once aggregated, each of these arrays holds one value per bucket after
+    the whole records: ``step_loss`` and ``grad_norm`` the bucket's mean, ``lr`` and
+    ``step_epoch`` those of its last step. ``step_count`` says how many steps each value
+    stands for (1 for a whole record) and ``step_index`` the number of the last step it covers
+    (1-based), so plots put every value at its place; ``step_buckets`` has the count, mean, min
+    and max of the loss and gradient norm, and the last lr and epoch, of every bucket.
     """
+
+    step_cap = 1_000_000   # per-step records kept whole
+    max_buckets = 4096     # aggregated buckets kept after that (they merge pairwise when full)
+    bucket_steps = 1024    # steps per bucket to begin with
+
+    _FIELDS = ("count", "loss_mean", "loss_min", "loss_max", "grad_norm_mean", "grad_norm_min", "grad_norm_max",
+               "lr_last", "epoch_last")
 
     def __init__(self):
         self.epoch_loss_list: list[float] = []
@@ -43,7 +62,13 @@ class History:
         self.epoch_time_list: list[float] = []
         self.epoch_step_list: list[int] = []
         self.epoch_samples_list: list[int] = []
-        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []  # whole records, per call
+        self._n_whole = 0
+        self._n_buckets = 0          # closed buckets
+        self._buckets = None         # (len(_FIELDS), max_buckets) once aggregation started
+        self._size = self.bucket_steps
+        self._open = None            # the bucket being filled: [count, sums/mins/maxes..., lr, epoch]
+        self.steps_taken = 0         # steps whose update was applied (a non-finite step is recorded, not taken)
         self.wall_time = 0.0
 
     def add_boundary(self, loss, grad_norm, w, train_time, steps, samples):
@@ -54,13 +79,111 @@ class History:
         self.epoch_step_list.append(steps)
         self.epoch_samples_list.append(samples)
 
-    def add_steps(self, loss, grad_norm, lr, epoch):
-        self._steps.append((np.asarray(loss, float), np.asarray(grad_norm, float), np.asarray(lr, float), epoch))
+    def add_steps(self, loss, grad_norm, lr, epoch, taken: bool = True):
+        """Record consecutive steps of one epoch (the arrays are copied or aggregated, never kept).
+        ``taken=False`` records a step whose update was not applied (a non-finite batch)."""
+        loss, grad_norm, lr = (np.asarray(a, dtype=np.float64) for a in (loss, grad_norm, lr))
+        m = len(loss)
+        if taken:
+            self.steps_taken += m
+        whole = min(m, max(self.step_cap - self._n_whole, 0)) if self._buckets is None else 0
+        if whole:
+            self._steps.append((loss[:whole].copy(), grad_norm[:whole].copy(), lr[:whole].copy(), epoch))
+            self._n_whole += whole
+        if whole < m:
+            self._aggregate(loss[whole:], grad_norm[whole:], lr[whole:], epoch)
 
-    def _cat(self, i):
-        if not self._steps:
-            return np.zeros(0)
-        return np.concatenate([s[i] for s in self._steps])
+    # -- aggregation ---------------------------------------------------------------------------
+
+    def _aggregate(self, loss, gnorm, lr, epoch):
+        if self._buckets is None:
+            self._buckets = np.zeros((len(self._FIELDS), self.max_buckets))
+        i = 0
+        m = len(loss)
+        while i < m:
+            if self._open is None:
+                full = (m - i) // self._size
+                if full:  # whole buckets at once
+                    k = full * self._size
+                    self._close_many(loss[i : i + k], gnorm[i : i + k], lr[i : i + k], epoch)
+                    i += k
+                    continue
+            take = m - i if self._open is None else min(m - i, self._size - int(self._open[0]))
+            self._fill_open(loss[i : i + take], gnorm[i : i + take], lr[i : i + take], epoch)
+            i += take
+            if int(self._open[0]) == self._size:
+                self._push(self._open)
+                self._open = None
+
+    def _fill_open(self, loss, gnorm, lr, epoch):
+        c = len(loss)
+        rec = np.array([c, loss.sum(), loss.min(), loss.max(), gnorm.sum(), gnorm.min(), gnorm.max(), lr[-1], epoch],
+                       dtype=np.float64)
+        if self._open is None:
+            self._open = rec
+        else:
+            o = self._open
+            o[0] += c
+            o[1] += rec[1]
+            o[2], o[3] = min(o[2], rec[2]), max(o[3], rec[3])
+            o[4] += rec[4]
+            o[5], o[6] = min(o[5], rec[5]), max(o[6], rec[6])
+            o[7], o[8] = rec[7], epoch
+
+    def _close_many(self, loss, gnorm, lr, epoch):
+        L = loss.reshape(-1, self._size)
+        G = gnorm.reshape(-1, self._size)
+        recs = np.stack([np.full(len(L), float(self._size)), L.sum(1), L.min(1), L.max(1), G.sum(1), G.min(1),
+                         G.max(1), lr.reshape(-1, self._size)[:, -1], np.full(len(L), float(epoch))], axis=1)
+        for rec in recs:
+            self._push(rec)
+
+    def _push(self, rec):
+        """Append a closed bucket (sums, not yet means); merge neighbours when the table is full."""
+        if self._n_buckets == self.max_buckets:
+            B = self._buckets
+            a, b = B[:, 0::2], B[:, 1::2]
+            half = self.max_buckets // 2
+            merged = np.stack([a[0] + b[0], a[1] + b[1], np.minimum(a[2], b[2]), np.maximum(a[3], b[3]),
+                               a[4] + b[4], np.minimum(a[5], b[5]), np.maximum(a[6], b[6]), b[7], b[8]])
+            B[:, :half] = merged
+            self._n_buckets = half
+            self._size *= 2
+            if self._open is not None and self._size > 0:
+                pass  # the open bucket keeps filling up to the new size
+        self._buckets[:, self._n_buckets] = rec
+        self._n_buckets += 1
+
+    @property
+    def aggregated(self) -> bool:
+        """Whether some steps are kept as bucket aggregates (the run went past ``step_cap`` steps)."""
+        return self._buckets is not None
+
+    @property
+    def step_buckets(self) -> dict:
+        """The aggregated buckets, in order (empty arrays while every step is kept whole): ``count``,
+        ``loss_mean``, ``loss_min``, ``loss_max``, ``grad_norm_mean``, ``grad_norm_min``,
+        ``grad_norm_max``, ``lr_last``, ``epoch_last``."""
+        if self._buckets is None:
+            return {f: np.zeros(0) for f in self._FIELDS}
+        B = self._buckets[:, : self._n_buckets]
+        if self._open is not None:
+            B = np.column_stack([B, self._open])
+        out = dict(zip(self._FIELDS, B.copy()))
+        with np.errstate(all="ignore"):
+            out["loss_mean"] = out["loss_mean"] / out["count"]
+            out["grad_norm_mean"] = out["grad_norm_mean"] / out["count"]
+        out["count"] = out["count"].astype(np.int64)
+        out["epoch_last"] = out["epoch_last"].astype(np.int64)
+        return out
+
+    # -- the per-step arrays ---------------------------------------------------------------------
+
+    def _cat(self, i, bucket_field):
+        parts = [s[i] for s in self._steps]
+        if self._buckets is not None:
+            parts.append(np.asarray(self.step_buckets[bucket_field], dtype=np.float64))
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     epoch_loss = property(lambda self: np.array(self.epoch_loss_list))
     epoch_grad_norm = property(lambda self: np.array(self.epoch_grad_norm_list))
@@ -68,17 +191,58 @@ class History:
     epoch_time = property(lambda self: np.array(self.epoch_time_list))
     epoch_step = property(lambda self: np.array(self.epoch_step_list))
     epoch_samples = property(lambda self: np.array(self.epoch_samples_list))
-    step_loss = property(lambda self: self._cat(0))
-    grad_norm = property(lambda self: self._cat(1))
-    lr = property(lambda self: self._cat(2))
-    step_epoch = property(lambda self: np.concatenate([np.full(len(s[0]), s[3]) for s in self._steps])
-                          if self._steps else np.zeros(0, int))
+    step_loss = property(lambda self: self._cat(0, "loss_mean"))
+    grad_norm = property(lambda self: self._cat(1, "grad_norm_mean"))
+    lr = property(lambda self: self._cat(2, "lr_last"))
+
+    @property
+    def step_epoch(self) -> np.ndarray:
+        parts = [np.full(len(s[0]), s[3]) for s in self._steps]
+        if self._buckets is not None:
+            parts.append(self.step_buckets["epoch_last"])
+        return np.concatenate(parts).astype(int) if parts else np.zeros(0, int)
+
+    @property
+    def step_count(self) -> np.ndarray:
+        """How many steps each value of the per-step arrays stands for (1 for a whole record)."""
+        ones = np.ones(self._n_whole, dtype=np.int64)
+        return np.concatenate([ones, self.step_buckets["count"]]) if self._buckets is not None else ones
+
+    @property
+    def step_index(self) -> np.ndarray:
+        """The number (1-based) of the last step each value of the per-step arrays covers."""
+        return np.cumsum(self.step_count)
+
+    @property
+    def n_steps(self) -> int:
+        """Steps recorded (whole or aggregated)."""
+        return self._n_whole + int(self.step_buckets["count"].sum()) if self._buckets is not None else self._n_whole
+
+    def extend_steps(self, other: "History"):
+        """Append another history's step records (whole, then its buckets as they are)."""
+        for loss, gnorm, lr, epoch in other._steps:
+            self.add_steps(loss, gnorm, lr, epoch, taken=False)
+        if other._buckets is not None:
+            b = other.step_buckets
+            if self._buckets is None:
+                self._buckets = np.zeros((len(self._FIELDS), self.max_buckets))
+                self._size = max(self._size, int(b["count"].max()) if len(b["count"]) else self._size)
+            if self._open is not None:
+                self._push(self._open)
+                self._open = None
+            for j in range(len(b["count"])):
+                c = float(b["count"][j])
+                self._push(np.array([c, b["loss_mean"][j] * c, b["loss_min"][j], b["loss_max"][j],
+                                     b["grad_norm_mean"][j] * c, b["grad_norm_min"][j], b["grad_norm_max"][j],
+                                     b["lr_last"][j], b["epoch_last"][j]]))
+        self.steps_taken += other.steps_taken
 
     def __len__(self):
         return len(self.epoch_loss_list)
 
     def __repr__(self):
-        return f"History({len(self)} boundaries, {sum(len(s[0]) for s in self._steps)} steps)"
+        agg = f", {len(self.step_buckets['count'])} buckets" if self.aggregated else ""
+        return f"History({len(self)} boundaries, {self.n_steps} steps{agg})"
 
 
 @dataclass(eq=False)
@@ -313,10 +477,10 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                              f"got {type(divergence).__name__}.")
     if resume is not None:
         resume = _check_resume(resume, objective, optimizer)
-    needs_grad = any(getattr(m, "needs_grad", False) for m in monitors)
-    backend, run_epoch, full_loss, full_loss_and_grad = _select_backend(backend, objective, optimizer)
+    backend, run_epoch, _, full_loss_and_grad = _select_backend(backend, objective, optimizer)
     # an engine's runner may bring its own row orders and steps per epoch (the Dask engine draws orders per chunk)
-    epoch_order = getattr(run_epoch, "epoch_order", None) or _epoch_order(backend)
+    epoch_order = (getattr(run_epoch, "epoch_order", None)
+                   or _epoch_order(backend, n if batch_size is not None else None, epochs))
 
     history = History()
     state = optimizer.init(w)
@@ -330,22 +494,26 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         run.best_w = np.array(resume["best_w"], dtype=np.float64)
         run.best_loss, run.best_epoch = float(resume["best_loss"]), int(resume["best_epoch"])
 
+    full_batch = n is None or batch_size is None  # one step per epoch, on every row
     steps_per_epoch = getattr(run_epoch, "steps_per_epoch", batching.steps_per_epoch)(n, batch_size)
     rows_per_epoch = n if n is not None else 1
     out_loss, out_gnorm, out_lr = np.empty(steps_per_epoch), np.empty(steps_per_epoch), np.empty(steps_per_epoch)
     progress = np.zeros(1, dtype=np.int64)
-    train_time, steps_done, samples = 0.0, state.step, start_epoch * rows_per_epoch
+    step0 = state.step
+    train_time, samples = 0.0, start_epoch * rows_per_epoch
     stop: Stop | None = None
+    at_boundary = [math.nan, None, 0.0]  # the boundary's loss, gradient and the seconds its pass took
     t_start = time.perf_counter()
 
     def boundary():
+        """One fused loss-and-gradient pass at run.w: the record, the best weights, the monitors.
+        For full batch the same pass is the next step's (it is not repeated)."""
         nonlocal stop
-        if needs_grad:
-            loss, g = full_loss_and_grad(run.w)
-            gnorm = math.sqrt(float(g @ g))
-        else:
-            loss, gnorm = full_loss(run.w), math.nan
-        history.add_boundary(loss, gnorm, run.w, train_time, steps_done, samples)
+        t = time.perf_counter()
+        loss, g = full_loss_and_grad(run.w)
+        at_boundary[:] = loss, g, time.perf_counter() - t
+        gnorm = math.sqrt(float(g @ g))
+        history.add_boundary(loss, gnorm, run.w, train_time, step0 + history.steps_taken, samples)
         if loss < run.best_loss:
             run.best_loss, run.best_w, run.best_epoch = loss, run.w.copy(), run.epoch
         for i, m in enumerate(monitors):
@@ -355,6 +523,17 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
             stop = m.on_epoch(run)
             if stop is not None:
                 return
+
+    def full_batch_step(out_loss, out_gnorm, out_lr, progress):
+        """The step of a full-batch epoch on the boundary's own loss and gradient (no second pass)."""
+        loss, g, _ = at_boundary
+        gnorm = math.sqrt(float(g @ g))
+        out_loss[0], out_gnorm[0] = loss, gnorm
+        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+            return False
+        out_lr[0] = optimizer.step(run.w, g, state)
+        progress[0] = 1
+        return True
 
     for m in monitors:
         m.on_start(run)
@@ -367,26 +546,26 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         with np.errstate(all="ignore"):
             boundary()
             while stop is None and run.epoch < epochs:
-                order = None
-                if n is not None and batch_size is not None:
-                    order = epoch_order(n, run.epoch, seed, shuffle)
                 progress[0] = 0
                 ok = True
                 t0 = time.perf_counter()
                 try:
-                    ok = run_epoch(objective, run.w, optimizer, state, order, batch_size,
-                                   out_loss, out_gnorm, out_lr, progress)
-                finally:  # also on Ctrl-C: keep the steps taken so far
+                    if full_batch:
+                        t0 -= at_boundary[2]  # the boundary's pass was this step's
+                        ok = full_batch_step(out_loss, out_gnorm, out_lr, progress)
+                    else:
+                        order = epoch_order(n, run.epoch, seed, shuffle)
+                        ok = run_epoch(objective, run.w, optimizer, state, order, batch_size,
+                                       out_loss, out_gnorm, out_lr, progress)
+                finally:  # also on Ctrl-C: record exactly the steps the runner reports as done
                     done = int(progress[0])
+                    history.add_steps(out_loss[:done], out_gnorm[:done], out_lr[:done], run.epoch)
                     train_time += time.perf_counter() - t0
-                    steps_done += done
                     samples += min(done * (batch_size or rows_per_epoch), rows_per_epoch)
-                    history.add_steps(out_loss[:done].copy(), out_gnorm[:done].copy(), out_lr[:done].copy(),
-                                      run.epoch)
                 if not ok:
                     bad = done
-                    history.add_steps(out_loss[bad : bad + 1].copy(), out_gnorm[bad : bad + 1].copy(),
-                                      np.array([math.nan]), run.epoch)
+                    history.add_steps(out_loss[bad : bad + 1], out_gnorm[bad : bad + 1], [math.nan], run.epoch,
+                                      taken=False)
                     stop = Stop("diverged", f"the batch loss or gradient became non-finite at step {bad + 1} "
                                             f"of epoch {run.epoch}")
                     break
@@ -398,9 +577,15 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
     except EngineError as exc:  # e.g. a Dask worker lost with data that could not be recomputed
+        if not history.epoch_loss_list:  # before the first loss was measured: no work to keep
+            raise
         stop = Stop("stopped", f"at epoch {run.epoch}, {exc}")
         run.restore_best = True
+    finally:
+        getattr(epoch_order, "close", lambda: None)()
 
+    steps_done = step0 + history.steps_taken  # by construction: the steps the history holds
+    state.step = steps_done
     status = stop.status if stop is not None else "max_epochs"
     checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed,
                   "optimizer": type(optimizer).__name__,
@@ -466,11 +651,14 @@ def _select_backend(backend, objective, optimizer):
             lambda w: kernels.full_loss_and_grad(objective, w))
 
 
-def _epoch_order(backend):
+def _epoch_order(backend, n=None, epochs=1):
     """The function computing each epoch's row order: batching.epoch_order, or on the numba backend
-    its compiled twin (the same array, faster)."""
+    its compiled twin (the same array, faster), drawn one epoch ahead on a second thread for
+    large data (``n`` rows, several epochs)."""
     if backend == "numba":
         from . import kernels
 
+        if n is not None and n >= kernels.PREFETCH_ORDER_ROWS and epochs > 1:
+            return kernels.OrderPrefetcher(epochs)
         return kernels.epoch_order
     return batching.epoch_order

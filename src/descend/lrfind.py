@@ -76,6 +76,7 @@ class LRFindResult:
     start_loss: float
     optimizer: Optimizer = field(repr=False)
     batch_size: int | None = None
+    backend: str = "numpy"  # the epoch runner that took the steps: "numpy" or "numba"
 
     @property
     def steps(self) -> int:
@@ -148,22 +149,39 @@ def _with_lr(optimizer: Optimizer, lr) -> Optimizer:
     return type(optimizer)(**{**optimizer.params(), "lr": lr})
 
 
-def _batches(n, batch_size, seed, shuffle):
-    """Rows of each step, epoch after epoch (None: every row / no rows)."""
-    if n is None or batch_size is None:
-        while True:
-            yield None
-    epoch = 0
-    while True:
-        order = batching.epoch_order(n, epoch, seed, shuffle)
-        for sl in batching.batch_slices(n, batch_size):
-            yield order[sl]
+def _ramp_steps(objective, w, optimizer, batch_size, seed, shuffle, total, backend):
+    """Run ``total`` steps of ``optimizer`` from ``w`` with the epoch runner of ``backend`` (the
+    loop's own: the compiled kernels or the NumPy reference), batches following the loop's row
+    order across epochs. Returns (name, loss, gradient norm, lr per step, steps done): a step
+    whose batch loss or gradient is not finite stops the run before its update."""
+    from . import loop
+
+    name, run_epoch, _, _ = loop._select_backend(backend, objective, optimizer)
+    epoch_order = loop._epoch_order(name)
+    state = optimizer.init(w)
+    out = np.full((3, total), np.nan)
+    progress = np.zeros(1, dtype=np.int64)
+    n = objective.n_samples
+    done, epoch = 0, 0
+    while done < total:
+        if n is None or batch_size is None:  # one step on every row
+            order, m = None, 1
+        else:
+            m = min(batching.steps_per_epoch(n, batch_size), total - done)
+            order = epoch_order(n, epoch, seed, shuffle)[: m * batch_size]
+        progress[0] = 0
+        ok = run_epoch(objective, w, optimizer, state, order, batch_size, out[0, done : done + m],
+                       out[1, done : done + m], out[2, done : done + m], progress)
+        done += int(progress[0])
+        if not ok:
+            break
         epoch += 1
+    return name, out[0], out[1], out[2], done
 
 
 def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, start: float = 1e-7,
             end: float = 10.0, steps: int = 100, seed=0, smooth: float | None = None, diverge: float = 4.0,
-            shuffle: bool = True) -> LRFindResult:
+            shuffle: bool = True, backend: str = "auto") -> LRFindResult:
     """Run the learning-rate range test on ``objective`` from ``w0`` (which is left untouched).
 
     Parameters
@@ -177,6 +195,8 @@ def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, 
         and 0 (no smoothing: the loss is exact) for full batch.
     diverge : stop once the smoothed loss exceeds ``diverge`` times its best (for a negative
         best, best + (diverge - 1) |best|), or a loss or gradient is not finite.
+    backend : as in :func:`descend.minimize`: the steps run on the loop's epoch runners (the
+        compiled kernels where they can run the objective), with the same numbers.
 
     Returns an :class:`LRFindResult` with the rates, raw and smoothed losses, the steepest and
     valley suggestions, the stable rate 2/lambda_max where the Hessian is exact, and a message.
@@ -206,38 +226,37 @@ def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, 
     skip = steps // 10 if smooth > 0 else 0
     gamma = (end / start) ** (1.0 / (steps - 1))
     ramp = _with_lr(optimizer, schedules.exponential(start, gamma))
-    state = ramp.init(w)
-    batches = _batches(n, batch_size, seed, shuffle)
+    # steps + 1 batch losses: the loss after step k is the batch loss of step k + 1, before its update
+    with np.errstate(all="ignore"):
+        backend, step_loss, _, step_lr, done = _ramp_steps(objective, w, ramp, batch_size, seed, shuffle, steps + 1,
+                                                           backend)
 
     lrs, losses, smoothed = [], [], []
     avg, best, stopped_early, why = 0.0, math.inf, False, ""
-    with np.errstate(all="ignore"):
-        loss, g = objective.loss_and_grad(w, next(batches))
-        start_loss = float(loss)
-        for k in range(steps):
-            if not (math.isfinite(loss) and np.all(np.isfinite(g))):
-                stopped_early, why = True, f"the loss or gradient became non-finite after step {k}"
-                break
-            lrs.append(ramp.step(w, g, state))
-            loss, g = objective.loss_and_grad(w, next(batches))
-            loss = float(loss)
-            losses.append(loss)
-            if not math.isfinite(loss):
-                smoothed.append(math.nan)
-                stopped_early, why = True, f"the loss became {loss} at lr {lrs[-1]:.3g}"
-                break
-            avg = smooth * avg + (1 - smooth) * loss
-            s = avg / (1 - smooth ** len(losses)) if smooth > 0 else loss
-            smoothed.append(s)
-            if k < skip:
-                continue
-            best = min(best, s)
-            limit = best * diverge if best >= 0 else best + (diverge - 1) * abs(best)
-            if s > limit and k < steps - 1:
-                stopped_early = True
-                why = (f"the smoothed loss {s:.4g} exceeded {diverge:g} x its best ({best:.4g}) "
-                       f"at lr {lrs[-1]:.3g}")
-                break
+    start_loss = float(step_loss[0])
+    for k in range(steps):
+        if k >= done:  # the loss or gradient of step k's batch was not finite: no update
+            stopped_early, why = True, f"the loss or gradient became non-finite after step {k}"
+            break
+        lrs.append(float(step_lr[k]))
+        loss = float(step_loss[k + 1])
+        losses.append(loss)
+        if not math.isfinite(loss):
+            smoothed.append(math.nan)
+            stopped_early, why = True, f"the loss became {loss} at lr {lrs[-1]:.3g}"
+            break
+        avg = smooth * avg + (1 - smooth) * loss
+        s = avg / (1 - smooth ** len(losses)) if smooth > 0 else loss
+        smoothed.append(s)
+        if k < skip:
+            continue
+        best = min(best, s)
+        limit = best * diverge if best >= 0 else best + (diverge - 1) * abs(best)
+        if s > limit and k < steps - 1:
+            stopped_early = True
+            why = (f"the smoothed loss {s:.4g} exceeded {diverge:g} x its best ({best:.4g}) "
+                   f"at lr {lrs[-1]:.3g}")
+            break
 
     lrs_a, losses_a, smoothed_a = np.array(lrs), np.array(losses), np.array(smoothed)
     val, span = valley(lrs_a, smoothed_a, skip)
@@ -249,7 +268,7 @@ def lr_find(objective, w0, optimizer: Optimizer | None = None, batch_size=None, 
     return LRFindResult(lrs=lrs_a, losses=losses_a, smoothed=smoothed_a, suggestion_steepest=steep,
                         suggestion_valley=val, stable_lr=stable, suggestion=suggestion, valley=span,
                         stopped_early=stopped_early, message=message, smooth=float(smooth),
-                        start_loss=start_loss, optimizer=ramp, batch_size=batch_size)
+                        start_loss=start_loss, optimizer=ramp, batch_size=batch_size, backend=backend)
 
 
 def _limit_note(objective, optimizer, stable, suggestion):

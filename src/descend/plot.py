@@ -59,7 +59,8 @@ def loss_curve(results, smooth: float = 0.6, logy: bool = False, per: str = "epo
     """The loss of one or several runs: raw (faint) and smoothed (solid) in the same colour.
 
     ``per="epoch"`` plots the full-data loss at each epoch boundary; ``per="step"`` the batch
-    loss of every step. A diverged or stopped run is marked with an x where it stopped.
+    loss of every step (past the history's cap of whole records, the mean of each bucket of
+    steps, drawn at the bucket's last step). A diverged or stopped run is marked with an x where it stopped.
     ``smooth`` is TensorBoard's smoothing weight (0 turns smoothing off); with ``logy`` the
     smoothing is applied to log(loss).
     """
@@ -70,8 +71,12 @@ def loss_curve(results, smooth: float = 0.6, logy: bool = False, per: str = "epo
     ax = axes[0, 0]
     for i, res in enumerate(runs):
         color = f"C{i % 10}"
-        y = res.history.epoch_loss if per == "epoch" else res.history.step_loss
-        x = np.arange(len(y))
+        if per == "epoch":
+            y = res.history.epoch_loss
+            x = np.arange(len(y))
+        else:  # whole per-step records, then bucket means (a long run's aggregated tail), each at its step
+            y = res.history.step_loss
+            x = res.history.step_index - 1
         label = method_label(res)
         if smooth > 0:
             ax.plot(x, y, color=color, alpha=0.3, linewidth=1)

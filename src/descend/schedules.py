@@ -154,6 +154,8 @@ def as_schedule(lr, name: str = "lr"):
 
 def evaluate(schedule, start: int, count: int) -> np.ndarray:
     """The rates of steps start, start+1, ..., start+count-1 as a float64 array (vectorised when possible)."""
+    if type(schedule) is constant:  # lr + 0 k is lr: no need to build the steps
+        return np.full(count, float(schedule.lr))
     steps = np.arange(start, start + count)
     if isinstance(schedule, Schedule):
         return np.asarray(schedule(steps), dtype=np.float64)

@@ -3,7 +3,7 @@
     import dask.array as da, descend as ds
     src = ds.data.dask(X, y)                     # dask arrays, chunked along rows
     src = ds.data.dask(frame, target="y")        # a dask DataFrame (e.g. dd.read_parquet(...))
-    obj = ds.LinearRegression(src)               # or LogisticRegression(src, bias=False)
+    obj = ds.LinearRegression(src)               # or LogisticRegression(src, l2=1e-3), SoftmaxRegression(src)
     res = ds.minimize(obj, w0, optimizer=ds.optim.Adam(lr=0.1), epochs=50)
 
 ``minimize`` then runs on the cluster (see :mod:`descend.engines.dask`): the chunks are
@@ -182,8 +182,9 @@ class DaskSource:
         return self._store
 
     def objective_class(self, model_class):
-        """The class of ``model_class`` (LinearRegression, LogisticRegression) that runs on this
-        source: the objectives' constructors call this when given a source instead of arrays."""
+        """The class of ``model_class`` (LinearRegression, LogisticRegression, SoftmaxRegression)
+        that runs on this source: the objectives' constructors call this when given a source
+        instead of arrays."""
         from ..engines.dask import objective_class
 
         return objective_class(model_class)

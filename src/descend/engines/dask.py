@@ -6,25 +6,27 @@ the mathematics: the workers run the compiled kernels of the in-memory path on t
 the client runs the optimizers of :mod:`descend.optim`.
 
 **Full batch** (every optimizer). Each step is one pass: every chunk computes the sums of its
-losses and gradients (:func:`descend.engines._chunk.loss_grad_sums`, the in-memory kernel's
-row arithmetic), the partial sums are added in a fixed tree on the workers (``FAN_IN`` at a
-time, in chunk order, so the numbers do not depend on timing), and the client receives one
-vector of ``n_params + 1`` floats: one round trip. The loop's epoch-boundary loss is the loss
-of that same pass (it is cached by the weights), so a step costs one pass, not two. The
-optimizer step runs on the client with the NumPy rules, exactly as the plain path's does.
+losses and gradients (:func:`descend.kernels.loss_grad_sums`, the kernels' entry point for a
+chunk of rows, run on the worker's thread), the partial sums are added in a fixed tree on the
+workers (a replica's chunks in order, then ``FAN_IN`` at a time, so the numbers do not depend
+on timing), and the client receives one vector of ``n_params + 1`` floats (one round trip),
+turns it into the loss and gradient (:func:`descend.kernels.finish`: the means and the L2
+penalty) and takes the optimizer step with the NumPy rules, exactly as the plain path does.
+The loop's epoch-boundary pass is that same pass: one pass per step.
 
 **Mini-batch and per-sample**: local SGD with model averaging (Zinkevich et al. 2010; Vowpal
 Wabbit's allreduce averaging). The chunks are dealt to ``G`` replicas (chunk i to replica
 i mod G). Each epoch, the chunk order is a permutation drawn from (seed, epoch) and the rows
 within chunk c one drawn from (seed, epoch, c); a replica's steps are batches of its chunks'
 rows in that order (a batch never spans two chunks). In a round, every replica starts from the
-same weights and optimizer state and runs up to ``sync`` steps with the compiled per-step
-kernel (:func:`descend.kernels._compiled.run_steps`) on its worker; the client then sets the
+same weights and optimizer state and runs up to ``sync`` steps with the kernels' per-step
+entry point (:func:`descend.kernels.run_steps`) on its worker; the client then sets the
 weights and every optimizer buffer to their average over the replicas, weighted by the steps
-each took, and advances the optimizer's step count by the steps of all replicas (so it counts
+each took, and advances the optimizer's step count by the steps of all replicas (it counts
 every step taken, as the history does; within a round each replica counts on from the round's
-start, which is what its schedule and bias corrections see). This is not single-machine mini-batch SGD: G
-replicas each take a step on their own batch, and only their average survives the round.
+start, which is what its schedule and bias corrections see). This is not single-machine
+mini-batch SGD: G replicas each take steps on their own batches, and only their average
+survives the round.
 
 **Faults**: a lost worker's chunks are recomputed by Dask from the source (the task graph is
 kept), and the step waits for them: the same numbers. If Dask gives up (a task kept killing
@@ -53,15 +55,15 @@ WAIT_FOR_WORKERS = 60  # seconds to wait for a first worker when the cluster has
 # --- on the workers ---------------------------------------------------------------------------
 
 class Chunk:
-    """One persisted row chunk: contiguous X (rows x features) and y, and its index."""
+    """One persisted row chunk: contiguous X (rows x features), Y (rows x 1, the target column), its index."""
 
-    __slots__ = ("index", "X", "y")
+    __slots__ = ("index", "X", "Y")
 
-    def __init__(self, index, X, y):
-        self.index, self.X, self.y = index, X, y
+    def __init__(self, index, X, Y):
+        self.index, self.X, self.Y = index, X, Y
 
     def __sizeof__(self):  # dask's memory accounting
-        return self.X.nbytes + self.y.nbytes + 64
+        return self.X.nbytes + self.Y.nbytes + 64
 
 
 def _prepare(index, x_block, y_block):
@@ -69,7 +71,8 @@ def _prepare(index, x_block, y_block):
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     dtype = np.float32 if X.dtype == np.float32 else np.float64
-    return Chunk(index, np.ascontiguousarray(X, dtype=dtype), np.ascontiguousarray(np.asarray(y_block), dtype=dtype))
+    Y = np.ascontiguousarray(np.asarray(y_block), dtype=dtype).reshape(len(X), -1)
+    return Chunk(index, np.ascontiguousarray(X, dtype=dtype), Y)
 
 
 def _first(mask):
@@ -79,29 +82,47 @@ def _first(mask):
 
 
 def _inspect(chunk):
-    """(rows, first non-finite X (row, col, value), first non-finite y (row, value), first y not in
-    {0, 1} (row, value)) of a chunk, rows counted within it; loads the compiled pass on this worker."""
-    from . import _chunk
+    """A chunk's facts, rows counted within it: (rows, first non-finite X (row, col, value), first
+    non-finite y (row, value), first y not in {0, 1} (row, value), first y not a class index
+    0, 1, ... (row, value), the largest y). Loads the compiled pass on this worker."""
+    from .. import kernels
+    from ..objectives import LinearRegression
 
-    X, y = chunk.X, chunk.y
-    bad_x = _first(~np.isfinite(X))
-    bad_y = _first(~np.isfinite(y))
+    X, y = chunk.X, chunk.Y[:, 0]
+    finite = np.isfinite(y)
+    bad_x, bad_y = _first(~np.isfinite(X)), _first(~finite)
     label = _first((y != 0) & (y != 1))
+    klass = _first(~finite | (y < 0) | (y != np.round(y)))
     if len(y):  # compile (or load from numba's cache) the pass on this worker now, not in step 1
-        _chunk.loss_grad_sums(0, X[:1], y[:1], True, np.zeros(X.shape[1] + 1), np.zeros(X.shape[1] + 2))
-    return (len(y),
-            None if bad_x is None else (int(bad_x[0]), int(bad_x[1]), float(X[bad_x])),
-            None if bad_y is None else (int(bad_y[0]), float(y[bad_y])),
-            None if label is None else (int(label[0]), float(y[label])))
+        shell = model_shell(LinearRegression, X.shape[1], True, 0.0, 1)
+        kernels.loss_grad_sums(shell, X[:1], chunk.Y[:1], np.zeros(shell.n_params), np.zeros(shell.n_params))
+    pick = lambda i, a: None if i is None else (int(i[0]), float(a[i]))  # noqa: E731
+    return (len(y), None if bad_x is None else (int(bad_x[0]), int(bad_x[1]), float(X[bad_x])),
+            pick(bad_y, y), pick(label, y), pick(klass, y), float(np.max(y[finite], initial=0.0)))
 
 
-def _loss_grad_part(chunk, model, bias, w):
-    """[sum of gradients..., sum of losses] over the chunk's rows (the compiled pass)."""
-    from . import _chunk
+def model_shell(model_class, n_features, bias, l2, n_outputs):
+    """The model contract without the data: what the compiled kernels read off an objective
+    (its class's pointwise loss, K outputs, bias, l2, the parameter layout). Sent to the workers,
+    which run the kernels on their own chunks with it."""
+    shell = object.__new__(model_class)
+    shell.n_features, shell.bias, shell.l2, shell.n_outputs = int(n_features), bool(bias), float(l2), int(n_outputs)
+    shell.block = shell.n_features + shell.bias
+    shell.n_params = shell.block * shell.n_outputs
+    return shell
 
-    out = np.zeros(w.size + 1)
-    _chunk.loss_grad_sums(model, chunk.X, chunk.y, bias, w, out)
-    return out
+
+def _loss_grad_part(chunk, shell, w):
+    """[sum of gradients..., sum of losses] over the chunk's rows: the kernels' ``loss_grad_sums``
+    on slices small enough to run on this one thread (a Dask worker thread is one core)."""
+    from .. import kernels
+
+    g = np.zeros(w.size)
+    total = 0.0
+    step = max(1, kernels.SERIAL_MAX_VALUES // max(1, chunk.X.shape[1]))
+    for a in range(0, len(chunk.X), step):
+        total += kernels.loss_grad_sums(shell, chunk.X[a : a + step], chunk.Y[a : a + step], w, g)
+    return np.append(g, total)
 
 
 def _group_sum(fn, chunks, **kwargs):
@@ -120,24 +141,26 @@ def _add(*parts):
     return total
 
 
-def _gram_part(chunk, model, bias, w):
-    """[Xb^T D Xb (flattened), max row ||[x, 1]||^2] with D = 1 (linear) or p(1 - p) (logistic)."""
+def _in_memory(chunk, model_class, bias, n_classes):
+    """The in-memory model on one chunk (no penalty): its Gram matrix and Hessian are the chunk's share."""
+    kwargs = {"n_classes": n_classes} if n_classes is not None else {}
+    y = chunk.Y[:, 0]
+    return model_class(chunk.X, y, bias=bias, **kwargs)
+
+
+def _curvature_part(chunk, model_class, bias, n_classes, w):
+    """[n_rows * Hessian of the chunk's mean loss at w (flattened) or, w None, its Gram matrix
+    [X 1]^T [X 1], then the largest row ||[x, 1]||^2 times the loss's curvature bound]."""
+    m = _in_memory(chunk, model_class, bias, n_classes)
+    part = m.gram() if w is None else m.hessian(w) * len(chunk.X)
+    return np.append(part.ravel(), m.smoothness()[1])
+
+
+def _normal_part(chunk, bias):
+    """[X 1]^T Y of a chunk (the right-hand side of the normal equations)."""
     X = chunk.X.astype(np.float64)
-    Xb = np.column_stack([X, np.ones(len(X))]) if bias else X
-    if model == 1 and w is not None:
-        from ..objectives import sigmoid
-
-        p = sigmoid(Xb @ w)
-        D = (Xb * (p * (1 - p))[:, None]).T @ Xb
-    else:
-        D = Xb.T @ Xb
-    return np.append(D.ravel(), np.einsum("ij,ij->i", Xb, Xb).max(initial=0.0))
-
-
-def _xty_part(chunk, bias):
-    X = chunk.X.astype(np.float64)
-    Xb = np.column_stack([X, np.ones(len(X))]) if bias else X
-    return Xb.T @ chunk.y.astype(np.float64)
+    B = X.T @ chunk.Y.astype(np.float64)
+    return np.vstack([B, chunk.Y.sum(axis=0, dtype=np.float64)]) if bias else B
 
 
 @functools.lru_cache(maxsize=32)
@@ -148,35 +171,36 @@ def _chunk_order(n, seed, epoch, chunk, shuffle):
     return np.random.default_rng([seed, epoch, chunk]).permutation(n).astype(np.int64)
 
 
-def _local_round(chunks, plan, model, rule, bias, hp, w, buffers, t_start, lrs, batch_size, seed, epoch, shuffle):
+def _local_round(chunks, plan, shell, optimizer, w, state, lrs, batch_size, seed, epoch, shuffle):
     """One replica's round of local SGD: its steps ``plan`` = [(first, last, j0), ...] (batches
-    first..last-1 of each chunk, the round's steps j0...) with the compiled per-step kernel.
+    first..last-1 of each chunk, the round's steps j0...) with the kernels' ``run_steps``.
 
-    Returns (w, buffers, step losses, gradient norms, learning rates, ok, bad step's (loss, norm))."""
-    from ..kernels import _compiled as k
+    Returns (w, optimizer buffers, step losses, gradient norms, learning rates, ok, bad step's (loss, norm))."""
+    from .. import kernels
 
-    w, buffers = w.copy(), buffers.copy()  # the arguments may be shared with other replicas
+    w, state = w.copy(), state.copy()  # the arguments may be shared with other replicas
+    t_start = state.step
     m = sum(last - first for first, last, _ in plan)
     loss, gnorm, lr_used = np.empty(m), np.empty(m), np.empty(m)
-    g = np.zeros(w.size)
     progress = np.zeros(1, dtype=np.int64)
     pos = 0
     for chunk, (first, last, j0) in zip(chunks, plan):
-        order = _chunk_order(len(chunk.y), seed, epoch, chunk.index, shuffle)
+        order = _chunk_order(len(chunk.X), seed, epoch, chunk.index, shuffle)
         lrs_c = np.zeros(last)
         lrs_c[first:] = lrs[j0 : j0 + last - first]
         out_l, out_g, out_r = np.empty(last), np.empty(last), np.empty(last)
         progress[0] = first
-        ok = k.run_steps(model, rule, chunk.X, chunk.y, bias, w, buffers, hp, t_start + j0 - first, order, batch_size,
-                         first, last, lrs_c, out_l, out_g, out_r, progress, g)
+        state.step = t_start + j0  # the count before the segment's first step
+        ok = kernels.run_steps(shell, optimizer, state, w, chunk.X, chunk.Y, order, batch_size, first, last, lrs_c,
+                               out_l, out_g, out_r, progress)
         done = int(progress[0]) - first
         loss[pos : pos + done], gnorm[pos : pos + done], lr_used[pos : pos + done] = (
             out_l[first : first + done], out_g[first : first + done], out_r[first : first + done])
         pos += done
         if not ok:
             s = int(progress[0])
-            return w, buffers, loss[:pos], gnorm[:pos], lr_used[:pos], False, (out_l[s], out_g[s])
-    return w, buffers, loss, gnorm, lr_used, True, None
+            return w, state.buffers, loss[:pos], gnorm[:pos], lr_used[:pos], False, (out_l[s], out_g[s])
+    return w, state.buffers, loss, gnorm, lr_used, True, None
 
 
 # --- where the chunks live: a distributed Client, or dask's default scheduler ------------------
@@ -334,9 +358,10 @@ class Chunks:
         self.sizes = np.array([s[0] for s in stats], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
         self.n_rows = int(self.sizes.sum())
-        self._labels = [s[3] for s in stats]
+        self._labels = [(s[3], s[4]) for s in stats]
+        self.max_y = max(s[5] for s in stats)
         names = source.feature_names
-        for off, (_, bad_x, bad_y, _) in zip(self.offsets, stats):
+        for off, (_, bad_x, bad_y, *_) in zip(self.offsets, stats):
             if bad_x is not None:
                 raise DataError(f"X has a non-finite value ({bad_x[2]}) at row {off + bad_x[0] + 1} (counting from 1), "
                                 f"column {names[bad_x[1]]!r}.")
@@ -348,12 +373,21 @@ class Chunks:
         client = getattr(self.where, "client", None)
         return client is None or client.status in ("running", "connecting")
 
-    def check_labels(self, model_name):
-        """LogisticRegression's check: y holds only 0 and 1 (a DataError naming the first other value)."""
-        for off, bad in zip(self.offsets, self._labels):
-            if bad is not None:
-                raise DataError(f"{model_name}: y must hold only 0 and 1; row {off + bad[0] + 1} (counting from 1) "
-                                f"holds {bad[1]:g}.")
+    def check_labels(self, model_class, n_classes=None):
+        """The targets' check of a classifier: y in {0, 1} (LogisticRegression), or class indices
+        0..n_classes-1 (SoftmaxRegression); a DataError naming the first row that is not."""
+        from ..objectives import LogisticRegression, SoftmaxRegression
+
+        name = model_class.__name__
+        for off, (not01, notclass) in zip(self.offsets, self._labels):
+            if issubclass(model_class, LogisticRegression) and not01 is not None:
+                raise DataError(f"{name}: y must hold only 0 and 1; row {off + not01[0] + 1} (counting from 1) "
+                                f"holds {not01[1]:g}.")
+            if issubclass(model_class, SoftmaxRegression) and notclass is not None:
+                raise DataError(f"{name}: y must hold class indices 0, 1, ..., K-1; row {off + notclass[0] + 1} "
+                                f"(counting from 1) holds {notclass[1]:g}.")
+        if n_classes is not None and self.max_y >= n_classes:
+            raise DataError(f"{name}: y holds class {int(self.max_y)} but n_classes is {n_classes}.")
 
     def map_reduce(self, fn, **kwargs):
         """The sum over every row of fn's per-chunk sums: one task per replica (its chunks in order),
@@ -367,52 +401,53 @@ class Chunks:
 # --- the engine: what minimize runs ------------------------------------------------------------
 
 class Engine:
-    """Runs one linear model (``model`` 0: squared error, 1: logistic) on a source's chunks."""
+    """Runs one linear model of the contract (:class:`descend.objectives.LinearModel`) on a
+    source's chunks: the workers get the model's shell (class, outputs, bias, l2), never the data."""
 
     def __init__(self, objective, source):
-        from ..objectives import LogisticRegression
-
         self.source = source
-        self.model = 1 if isinstance(objective, LogisticRegression) else 0
-        self.model_name = type(objective).__name__
-        self.bias = objective.bias
-        self.n_params = objective.n_params
+        self.objective = objective
+        self.model_class = objective._model
+        self.shell = model_shell(self.model_class, objective.n_features, objective.bias, objective.l2,
+                                 objective.n_outputs)
         self._key = None  # the weights of the cached pass
         self._value = None
 
     @property
     def chunks(self) -> Chunks:
         chunks = self.source.persisted()
-        if self.model == 1:
-            chunks.check_labels(self.model_name)
+        chunks.check_labels(self.model_class, getattr(self.objective, "n_classes", None))
         return chunks
 
     def loss_and_grad(self, w):
         """The full-data (loss, gradient) at w: one pass on the cluster (cached for the last w)."""
+        from .. import kernels
+
         w = np.ascontiguousarray(w, dtype=np.float64)
         chunks = self.chunks
         key = (id(chunks), w.tobytes())
         if key != self._key:
-            sums = chunks.map_reduce(_loss_grad_part, model=self.model, bias=self.bias, w=w)
-            n = chunks.n_rows
-            self._key, self._value = key, (float(sums[-1] / n), sums[:-1] / n)
+            sums = chunks.map_reduce(_loss_grad_part, shell=self.shell, w=w)
+            self._key, self._value = key, kernels.finish(self.shell, float(sums[-1]), sums[:-1], chunks.n_rows, w)
         loss, g = self._value
         return loss, g.copy()
 
     def loss(self, w) -> float:
         return self.loss_and_grad(w)[0]
 
-    def gram(self, w=None):
-        """(Xb^T D Xb / N, max row ||[x, 1]||^2): D = 1, or p(1 - p) at w for the logistic model."""
+    def curvature(self, w=None):
+        """(sum over chunks of n_c * Hessian of the chunk's mean loss at w, or with w None of the
+        Gram matrix [X 1]^T [X 1]; the largest row curvature bound): the penalty not included."""
         chunks = self.chunks
-        p = self.n_params
         w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
-        parts = chunks.map_gather(_gram_part, model=self.model, bias=self.bias, w=w)
-        total = _add(*[q[:-1] for q in parts])
-        return total.reshape(p, p) / chunks.n_rows, max(float(q[-1]) for q in parts)
+        parts = chunks.map_gather(_curvature_part, model_class=self.model_class, bias=self.shell.bias,
+                                  n_classes=getattr(self.objective, "n_classes", None), w=w)
+        size = len(parts[0]) - 1
+        k = int(round(size**0.5))
+        return _add(*[q[:-1] for q in parts]).reshape(k, k), max(float(q[-1]) for q in parts)
 
-    def xty(self):
-        return _add(*self.chunks.map_gather(_xty_part, bias=self.bias))
+    def normal_rhs(self):
+        return _add(*self.chunks.map_gather(_normal_part, bias=self.shell.bias))
 
     def backend(self, backend, optimizer):
         """minimize's (name, epoch runner, full loss, full loss and gradient) for this engine."""
@@ -421,16 +456,14 @@ class Engine:
         return "dask", _Runner(self), self.loss, self.loss_and_grad
 
 
-def _rule_index(optimizer) -> int:
-    """The index of the optimizer's update rule among the compiled kernels' (a ParameterError if none)."""
-    from ..kernels import _rule_names
-    from ..optim import Optimizer
+def _check_optimizer(shell, optimizer):
+    """Local SGD runs the compiled kernels on the workers: a ParameterError for an optimizer they lack."""
+    from .. import kernels
 
-    cls = type(optimizer)
-    if cls.rule not in _rule_names() or cls.step is not Optimizer.step or cls.lr_at is not Optimizer.lr_at:
-        raise ParameterError(f"mini-batch runs on Dask use the compiled kernels, which have no rule for the optimizer "
-                             f"{cls.__name__}; use a built-in optimizer, or batch_size=None (full batch runs any).")
-    return _rule_names().index(cls.rule)
+    reason = kernels.unsupported(shell, optimizer)
+    if reason is not None:
+        raise ParameterError(f"mini-batch runs on Dask use the compiled kernels, and {reason}; use a built-in "
+                             f"optimizer, or batch_size=None (full batch runs any).")
 
 
 class _EpochPlan:
@@ -466,8 +499,8 @@ class _Runner:
     def _local_sgd(self, w, optimizer, state, plan, batch_size, out_loss, out_gnorm, out_lr, progress):
         from .. import schedules
 
-        rule = _rule_index(optimizer)
         engine = self.engine
+        _check_optimizer(engine.shell, optimizer)
         chunks = engine.chunks
         G = chunks.replicas
         n_chunks = len(chunks.sizes)
@@ -478,13 +511,12 @@ class _Runner:
         totals = [int(sum(steps[c] for c in cs)) for cs in mine]
         longest = max(totals)
         sync = longest if engine.source.sync == "epoch" else int(engine.source.sync)
-        hp = np.ascontiguousarray(optimizer.hp, dtype=np.float64)
         cursor = 0
         while cursor < longest:
             m = min(sync, longest - cursor)
             t_start = state.step
             lrs = schedules.evaluate(optimizer.schedule, t_start, m) * state.lr_scale
-            calls, homes, who = [], [], []
+            calls, homes = [], []
             for r, cs in enumerate(mine):
                 segs, handles, start = [], [], 0  # start: the replica's step count before chunk c
                 for c in cs:
@@ -494,10 +526,9 @@ class _Runner:
                         handles.append(chunks.handles[c])
                     start += int(steps[c])
                 if segs:
-                    calls.append((handles, segs, engine.model, rule, engine.bias, hp, w.copy(), state.buffers.copy(),
-                                  t_start, lrs, batch_size, plan.seed, plan.epoch, plan.shuffle))
+                    calls.append((handles, segs, engine.shell, optimizer, w.copy(), state.copy(), lrs, batch_size,
+                                  plan.seed, plan.epoch, plan.shuffle))
                     homes.append(chunks.replica_homes[r])
-                    who.append(r)
             results = chunks.where.run(_local_round, calls, homes)
             done = int(progress[0])
             for res in results:  # the step records, replica after replica
@@ -522,23 +553,37 @@ class _Runner:
 # --- the objectives on a source ------------------------------------------------------------------
 
 class _OnDask:
-    """What a linear model does when its rows are a Dask source: every pass runs on the cluster."""
+    """What a linear model of the contract does when its rows are a Dask source: every pass over
+    the rows runs on the cluster; the rest (penalty, layout, decisions) is the model's own."""
 
-    def __init__(self, X, y=None, bias: bool = True):
+    def __init__(self, X, y=None, bias: bool = True, l2: float = 0.0, n_classes: int | None = None):
+        from ..objectives import SoftmaxRegression, _check_l2
+
+        name = self._model.__name__
         if y is not None:
-            raise ParameterError(f"{self._model_name()}(source): the source holds the targets; do not pass y.")
+            raise ParameterError(f"{name}(source): the source holds the targets; do not pass y.")
         self.source = X
         self.bias = bool(bias)
+        self.l2 = _check_l2(l2, name)
         self.n_samples, self.n_features = X.n_rows, X.n_features
-        self.n_params = self.n_features + self.bias
         self.X, self.y = X.X, X.y  # dask arrays (lazy)
+        self.Y = X.y.reshape(-1, 1)
+        if issubclass(self._model, SoftmaxRegression):
+            if n_classes is None:  # K from the data: the chunks are persisted (and checked) now
+                n_classes = max(int(X.persisted().max_y) + 1, 2)
+            if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 2:
+                raise ParameterError(f"{name}: n_classes must be an integer >= 2; got {n_classes!r}.")
+            self.n_classes = self.n_outputs = int(n_classes)
+        elif n_classes is not None:
+            raise ParameterError(f"{name} takes no n_classes (that is SoftmaxRegression's).")
+        else:
+            self.n_outputs = 1
+        self.block = self.n_features + self.bias
+        self.n_params = self.block * self.n_outputs
         self.engine = Engine(self, X)
 
-    def _model_name(self):
-        return self._model.__name__
-
     def __repr__(self):
-        return f"{self._model_name()}({self.source!r}, bias={self.bias})"
+        return f"{self._model.__name__}({self.source!r}, bias={self.bias}{f', l2={self.l2:g}' if self.l2 else ''})"
 
     def loss_and_grad(self, w, rows=None):
         w = self.check_w(w)
@@ -552,6 +597,9 @@ class _OnDask:
     def grad(self, w, rows=None):
         return self.loss_and_grad(w, rows)[1]
 
+    def data_loss(self, w, rows=None):
+        return self.loss(w, rows) - self._penalty(w)
+
     def loss_many(self, W):
         return np.array([self.loss(w) for w in np.atleast_2d(np.asarray(W, dtype=np.float64))])
 
@@ -561,42 +609,47 @@ class _OnDask:
 
         rows = np.asarray(rows, dtype=np.int64)
         Xr, yr = dask.compute(self.X[rows], self.y[rows], scheduler=current_client(self.source.client))
-        return self._model(Xr, yr, bias=self.bias)
+        extra = {"n_classes": self.n_classes} if hasattr(self, "n_classes") else {}
+        return self._model(Xr, yr, bias=self.bias, l2=self.l2, **extra)
 
     def hessian(self, w=None):
-        """Exact, in one pass: c [X 1]^T D [X 1] / N (c = 2, D = 1 for squared error; c = 1, D = p(1 - p))."""
-        if self.engine.model == 0:
-            return 2.0 * self.engine.gram()[0]
-        return self.engine.gram(self.check_w(w))[0]
+        """Exact, in one pass: the chunks' Hessians of their summed losses, over N, plus the penalty."""
+        w = np.zeros(self.n_params) if w is None else self.check_w(w)
+        H = self.engine.curvature(w)[0] / self.n_samples
+        return H + np.diag(2.0 * self.l2 * self.coef_mask)
+
+    def gram(self, s=None):
+        if s is not None:
+            raise ParameterError("a weighted Gram matrix of a Dask source is not available; use hessian(w).")
+        return self.engine.curvature()[0]
 
     def smoothness(self):
-        gram, max_row = self.engine.gram()
+        gram, row_bound = self.engine.curvature()
         c = self._curvature_bound
-        return c * float(np.linalg.eigvalsh(gram)[-1]), c * max_row
-
-    def decision(self, w, X=None):
-        """X @ coef + bias; for the source's rows (X=None) a lazy dask array."""
-        w = np.asarray(w, dtype=np.float64)
-        X = self.X if X is None else np.asarray(X)
-        z = X @ w[: self.n_features]
-        return z + w[-1] if self.bias else z
+        return c * float(np.linalg.eigvalsh(gram / self.n_samples)[-1]) + 2.0 * self.l2, row_bound + 2.0 * self.l2
 
     def solution(self):
-        """The least-squares minimiser from the normal equations (two passes on the cluster)."""
-        if self.engine.model != 0:
+        """LinearRegression's exact minimiser from the normal equations (two passes on the cluster)."""
+        from ..objectives import LinearRegression
+
+        if not issubclass(self._model, LinearRegression):
             raise ParameterError("solution() is the least-squares minimiser: LinearRegression only.")
-        gram = self.engine.gram()[0] * self.n_samples
-        return np.linalg.lstsq(gram, self.engine.xty(), rcond=None)[0]
+        G = self.gram() / self.n_samples + np.diag(self.l2 * (np.arange(self.block) < self.n_features))
+        W = np.linalg.lstsq(G, self.engine.normal_rhs() / self.n_samples, rcond=None)[0]
+        return W.T.ravel()
 
 
 @functools.cache
 def objective_class(model_class):
-    """``model_class`` (LinearRegression, LogisticRegression) running on a Dask source."""
-    from ..objectives import LinearRegression, LogisticRegression
+    """``model_class`` (a linear model of the contract with a compiled loss: LinearRegression,
+    LogisticRegression, SoftmaxRegression) running on a Dask source."""
+    from .. import kernels
+    from ..objectives import LinearModel
 
-    if not issubclass(model_class, (LinearRegression, LogisticRegression)):
-        raise ParameterError(f"a Dask source is the data of LinearRegression or LogisticRegression; "
-                             f"got {model_class.__name__}.")
+    if not (issubclass(model_class, LinearModel) and any(getattr(model_class, "pointwise", None) is f
+                                                         for f in kernels.LOSSES)):
+        raise ParameterError(f"a Dask source is the data of LinearRegression, LogisticRegression or "
+                             f"SoftmaxRegression; got {model_class.__name__}.")
     return type(model_class.__name__, (_OnDask, model_class),
                 {"__module__": __name__, "__qualname__": f"OnDask{model_class.__name__}", "_model": model_class})
 
