@@ -558,9 +558,11 @@ class SoftmaxRegression(LinearModel):
     ``z_i = C x_i + b`` (one block per class) and ``lse = log sum_k e^{z_ik}``:
 
     .. math:: \ell(z_i, y_i) = \mathrm{lse}(z_i) - z_{i y_i},\qquad
-              \frac{\partial \ell}{\partial z_{ik}} = p_{ik} - [y_i = k],\quad p_{ik} = e^{z_{ik} - \mathrm{lse}(z_i)}
+              \frac{\partial \ell}{\partial z_{ik}} = p_{ik} - [y_i = k],\quad
+              p_{ik} = \frac{e^{z_{ik} - m_i}}{\sum_j e^{z_{ij} - m_i}},\ \mathrm{lse}(z_i) = m_i + \log\sum_j e^{z_{ij} - m_i}
 
-    The max is subtracted before exponentiating, so no z overflows. With ``l2 = 1 / (2 C N)``
+    with m_i = max_k z_ik subtracted before exponentiating, so no z overflows (one exp per
+    output, shared by the loss and the probabilities). With ``l2 = 1 / (2 C N)``
     the minimiser is scikit-learn's ``LogisticRegression(C=C)`` (multinomial, intercepts not
     penalised). Without a penalty the softmax is unchanged by adding one vector to every
     block; gradient descent from zeros keeps the blocks summing to zero.
@@ -597,10 +599,11 @@ class SoftmaxRegression(LinearModel):
         Z = np.asarray(Z, dtype=np.float64)
         c = np.asarray(y).reshape(len(Z)).astype(np.intp)
         m = Z.max(axis=1, keepdims=True)
-        lse = m + np.log(np.sum(np.exp(Z - m), axis=1, keepdims=True))
-        P = np.exp(Z - lse)
+        E = np.exp(Z - m)
+        total = np.sum(E, axis=1, keepdims=True)
+        P = E / total
         rows = np.arange(len(Z))
-        loss = lse[:, 0] - Z[rows, c]
+        loss = m[:, 0] + np.log(total[:, 0]) - Z[rows, c]
         P[rows, c] -= 1.0
         return loss, P
 

@@ -306,19 +306,20 @@ def accumulate_blocks(g, dz, X, j, d, bias, K, p, first_row):
 @numba.njit(**_strict)
 def softmax_row(z, c, K, dz):
     """SoftmaxRegression.pointwise for one row: returns lse(z) - z[c], and dz = softmax(z) - e_c
-    (the same formula as the NumPy version: p_k = exp(z_k - lse))."""
+    (the same formula as the NumPy version: e_k = exp(z_k - max z), p_k = e_k / sum e)."""
     m = z[0]
     for k in range(1, K):
         if z[k] > m:
             m = z[k]
     s = 0.0
     for k in range(K):
-        s += math.exp(z[k] - m)
-    lse = m + math.log(s)
+        e = math.exp(z[k] - m)
+        dz[k] = e
+        s += e
     for k in range(K):
-        dz[k] = math.exp(z[k] - lse)
+        dz[k] = dz[k] / s
     dz[c] -= 1.0
-    return lse - z[c]
+    return m + math.log(s) - z[c]
 
 
 @numba.njit(**_strict)
