@@ -25,15 +25,15 @@ def client():
 
 
 class KillWorker(Monitor):
-    """At epoch ``at``, SIGKILL the process of the first worker (by address), as a crash would."""
+    """At epoch ``at``, SIGKILL the process of worker ``address`` (default: the first by address), as a crash would."""
 
-    def __init__(self, client, at):
-        self.client, self.at, self.killed = client, at, None
+    def __init__(self, client, at, address=None):
+        self.client, self.at, self.address, self.killed = client, at, address, None
 
     def on_epoch(self, run):
         if run.epoch == self.at and self.killed is None:
             pids = self.client.run(os.getpid)
-            self.killed = sorted(pids)[0]
+            self.killed = self.address or sorted(pids)[0]
             os.kill(pids[self.killed], signal.SIGKILL)
 
 
@@ -61,12 +61,13 @@ def test_data_that_cannot_be_recomputed_stops_with_the_best_weights_and_names_th
     X, y = data()
     # chunks scattered from this process to the worker that will die, and one replica (its home
     # is that worker too): once it is gone, no copy is left and no task can rebuild them
+    client.wait_for_workers(2, timeout=120)  # the worker killed by the test before is back
     victim = sorted(client.nthreads())[0]
     xs = client.scatter([X[i : i + 500] for i in range(0, 4000, 500)], workers=[victim])
     ys = client.scatter([y[i : i + 500] for i in range(0, 4000, 500)], workers=[victim])
     Xd = da.concatenate([da.from_delayed(f, shape=(500, 3), dtype=float) for f in xs])
     yd = da.concatenate([da.from_delayed(f, shape=(500,), dtype=float) for f in ys])
-    kill = KillWorker(client, at=3)
+    kill = KillWorker(client, at=3, address=victim)
     opt = lambda: ds.optim.Adam(lr=0.1)  # noqa: E731
     res = ds.minimize(ds.LinearRegression(ds.data.dask(Xd, yd, groups=1)), np.zeros(4), optimizer=opt(), epochs=8,
                       callbacks=[kill])
@@ -75,6 +76,7 @@ def test_data_that_cannot_be_recomputed_stops_with_the_best_weights_and_names_th
     assert res.loss == res.history.epoch_loss.min()
     np.testing.assert_array_equal(res.w, res.history.w[np.argmin(res.history.epoch_loss)])
     # the checkpoint resumes the run on the data brought back (here: a fresh source), exactly
+    client.wait_for_workers(2, timeout=120)  # the nanny's new worker process is up again
     src = ds.data.dask(da.from_array(X, chunks=(500, 3)), da.from_array(y, chunks=500))
     resumed = ds.minimize(ds.LinearRegression(src), np.zeros(4), optimizer=opt(), epochs=8, resume=res.checkpoint)
     ref = ds.minimize(ds.LinearRegression(X, y), np.zeros(4), optimizer=opt(), epochs=8)
