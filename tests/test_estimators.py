@@ -309,3 +309,25 @@ def test_feature_names_from_a_dataframe(rng):
     assert_allclose(est.predict(df), X @ est.coef_ + est.intercept_[0], rtol=1e-13)
     with pytest.raises(ValueError, match="feature names should match"):
         est.predict(df.rename(columns={"a": "z"}))
+
+
+def test_divergence_warning_names_the_optimizers_own_limit():
+    # heavy-ball momentum mu = 0.9 on the lecture (lambda = 15) is stable for lr < 2 (1 + mu) / 15 = 0.2533,
+    # not 2/15: at lr 0.3 (lr * lambda = 4.5 > 3.8) it diverges and the warning says so
+    X = np.array([[1.0], [2.0], [3.0], [4.0]])
+    y = 2 * X[:, 0]
+    est = GDRegressor(batch_size=None, optimizer="momentum", learning_rate=0.3, fit_intercept=False,
+                      alpha=0.0, max_epochs=200, tol=None)
+    with pytest.warns(DivergenceWarning, match=r"2\(1 \+ mu\)/lambda_max = 0\.2533 .*mu = 0\.9") as rec:
+        est.fit(X, y)
+    assert est.result_.status == "diverged"
+    assert f"{2 * 1.9 / 15:.4g}" in str(rec[0].message)
+
+
+def test_divergence_warning_for_a_classifier_says_the_limit_is_local():
+    rng = np.random.default_rng(0)
+    X = 50 * rng.standard_normal((200, 3))
+    y = (X[:, 0] + rng.standard_normal(200) > 0).astype(int)
+    est = GDClassifier(batch_size=None, learning_rate=1e6, max_epochs=50, tol=None)
+    with pytest.warns(DivergenceWarning, match=r"local limit"):
+        est.fit(X, y)

@@ -567,7 +567,11 @@ def test_curvature_never_copies_x_and_the_least_squares_gram_is_cached():
         assert peak < X.nbytes / 2, peak  # chunks of rows and n-vectors, never a copy of X (15 MB here)
     assert C.gram(obj) is not None
     lin = ds.LinearRegression(X, y)
-    assert C.gram(lin) is C.gram(lin)  # computed once per (immutable) objective
+    G = C.gram(lin)
+    assert "_gram" in vars(lin)  # computed once per (immutable) objective, then cached
+    Xb = np.column_stack([X, np.ones(len(X))])
+    np.testing.assert_allclose(G, Xb.T @ Xb, rtol=1e-12)
+    np.testing.assert_array_equal(C.gram(lin), G)
 
 
 def test_a_run_that_ends_well_costs_no_extra_data_pass():

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import optim, schedules
 from .errors import MAX_SEED, DataError, DescendError, ParameterError, check_number
+from .runs.cli import lr_find_config, lr_find_result, record_compare, record_options
 
 
 class Interrupted(DescendError):
@@ -153,12 +154,23 @@ def cli():
 # ------------------------------------------------------------------------------------------ data
 
 
-def read_data(data, target, features=None, *, labels: bool = False):
+def read_data(data, target, features=None, *, labels: bool = False, memory=None, in_memory: bool = False):
     """The one reader of DATA for every command: a :class:`descend.datasets.Table` (X, y, feature
-    names, target, and the mapping of the labels when ``labels``)."""
+    names, target, and the mapping of the labels when ``labels``). A Parquet file, a folder, a
+    glob, or any file given ``--memory`` is streamed instead: a table whose ``X`` is a source of
+    :mod:`descend.data` (``y`` None), read whole only with ``in_memory`` (and within ``memory``)."""
     from . import datasets
 
+    table = data_cli.open_table(data, target, _parse_features(features), memory, in_memory=in_memory)
+    if table is not None:
+        return table
     return datasets.load_csv(data, target, _parse_features(features), labels=labels)
+
+
+def _memory_option(f):
+    from .data.cli import memory_option
+
+    return memory_option(f)
 
 
 # ------------------------------------------------------------------------------------------ demo
@@ -268,8 +280,8 @@ def _check_batch(batch_size, n_rows):
 
 
 @cli.command()
-@click.argument("data", type=click.Path(dir_okay=True))
-@click.option("--target", required=True, help="The column to predict.")
+@click.argument("data", required=False, type=click.Path(dir_okay=True))
+@click.option("--target", default=None, help="The column to predict (required).")
 @click.option("--features", default=None, help="Comma-separated feature columns (default: all but the target).")
 @_optimizer_options
 @_schedule_options
@@ -283,13 +295,20 @@ def _check_batch(batch_size, n_rows):
 @click.option("--plot", "plot_path", default=None, help="Write the loss curve here (.png, .svg, .pdf, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result (strict JSON).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@_memory_option
+@record_options("fit", resume=True)
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Fit on this Dask cluster: DATA is Parquet (file, folder or glob) read there by dask.dataframe.")
 @click.option("--dask", "dask_local", default=None, metavar="local:N",
               help="Fit on a Dask LocalCluster of N worker processes started here (DATA is Parquet).")
 def fit(data, target, features, model, optimizer_name, optimizer_params, schedule, schedule_params, batch_size, lr,
-        epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet, scheduler, dask_local):
-    """Fit a linear (or logistic) regression to a CSV file (or Parquet on a Dask cluster) by gradient descent."""
+        epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet, memory, record, scheduler, dask_local):
+    """Fit a linear (or logistic) regression to DATA by gradient descent.
+
+    DATA: a CSV file (plain or gzip), or streamed in chunks: a Parquet file, a folder of them or a
+    glob (shuffled by blocks), or any file with --memory; with --scheduler or --dask, Parquet
+    read by dask.dataframe on a Dask cluster, where every pass runs.
+    """
     import contextlib
 
     from .loop import minimize
@@ -303,17 +322,22 @@ def fit(data, target, features, model, optimizer_name, optimizer_params, schedul
             from .engines.dask import read_parquet
 
             src = read_parquet(data, target, _parse_features(features), client=client)
-            names, classes, n_rows = src.feature_names, None, src.n_rows
+            table = None
+            names, n_rows, source = src.feature_names, src.n_rows, None
             obj = _objective(model, src, None, not no_bias)
         else:
-            table = read_data(data, target, features, labels=model == "logistic")
-            names, classes, n_rows = table.features, table.classes, table.n_rows
+            table = read_data(data, target, features, labels=model == "logistic", memory=memory)
+            names, n_rows, source = table.features, table.n_rows, getattr(table, "source", None)
             obj = _objective(model, table.X, table.y, not no_bias)
         _check_batch(batch_size, n_rows)
         res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
-                       epochs=epochs, shuffle=not no_shuffle, seed=seed, tol=tol,
-                       callbacks=_progress(quiet or as_json, f"fit {Path(data).name}"))
+                       epochs=epochs, shuffle=data_cli.shuffle_for(source, no_shuffle), seed=seed, tol=tol,
+                       callbacks=_progress(quiet or as_json or source is not None, f"fit {Path(data).name}")
+                       + data_cli.progress_for(source, quiet or as_json, f"fit {Path(data).name}")
+                       + record.callbacks(),
+                       resume=record.checkpoint)
     params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
+    classes = None if table is None else table.classes
     if as_json:
         out = {"weights": params, "loss": res.loss, "status": res.status, "message": res.message,
                "epochs": res.epochs, "steps": res.steps, "epoch_loss": res.history.epoch_loss.tolist()}
@@ -359,6 +383,9 @@ def _dask_cluster(scheduler, dask_local):
         raise click.UsageError(f"--dask takes local:N with N >= 1 worker processes; got {dask_local!r}.")
     return connect(local=int(count))
 
+from .runs.cli import register as _register_runs  # noqa: E402  `descend runs ...` and `descend report`
+
+_register_runs(cli)
 
 # ------------------------------------------------------------------------------------------ main
 
@@ -462,7 +489,9 @@ def _numbered(path: Path, i: int) -> Path:
 @click.option("--out", "out_path", default=None,
               help="Write the figure here; with several problems (no DATA) the first is written to this name, "
                    "the next ones to NAME-2.EXT, ...")
-def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path):
+@_memory_option
+@record_options("compare")
+def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs, seed, out_path, memory, record):
     """GD vs SGD vs mini-batch on one problem: loss against epochs, samples, steps and time."""
     from . import compare as compare_mod
 
@@ -476,12 +505,14 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
     if data is None:
         problems = compare_mod.builtin_problems()
     else:
-        table = read_data(data, target_col, features)
+        table = read_data(data, target_col, features, memory=memory, in_memory=True)  # many fits side by side
         problems = [(f"{Path(data).name}: {target_col}", table.X, table.y, True)]
     con = _console()
     for i, (title, X, y, bias) in enumerate(problems):
         fitted = list(dict.fromkeys(None if b is None or b >= len(y) else b for b in sizes))  # B >= n: full batch
         comp = compare_mod.compare_data(X, y, fitted, names, lr=lr, epochs=epochs, seed=seed, bias=bias)
+        for res in comp.results if record.enabled else ():
+            record.save(res, **record_compare(X, y, bias), problem=title)
         _print_comparison(con, title, comp)
         if out_path:
             from . import plot
@@ -512,8 +543,10 @@ def compare_cmd(data, target_col, features, batch_sizes, optimizers, lr, epochs,
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
 @click.option("--plot", "plot_path", default=None, help="Write the curve here (.png, .svg, .pdf, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result (strict JSON).")
+@_memory_option
+@record_options("lr-find")
 def lr_find_command(data, target, features, model, optimizer_name, optimizer_params, batch_size, start, end, steps,
-                    diverge, seed, no_bias, plot_path, as_json):
+                    diverge, seed, no_bias, plot_path, as_json, memory, record):
     """The learning-rate range test: suggested rates and the stable rate 2/lambda_max."""
     from .lrfind import lr_find
 
@@ -522,11 +555,13 @@ def lr_find_command(data, target, features, model, optimizer_name, optimizer_par
         raise ParameterError(f"--end ({end:g}) must be larger than --start ({start:g}).")
     # the rate is a placeholder: lr_find replaces it by its ramp from --start to --end
     opt = optim.from_options(optimizer_name, 1.0, **optimizer_params)
-    table = read_data(data, target, features, labels=model == "logistic")
+    table = read_data(data, target, features, labels=model == "logistic", memory=memory)
     _check_batch(batch_size, table.n_rows)
     obj = _objective(model, table.X, table.y, not no_bias)
     res = lr_find(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size, start=start, end=end,
-                  steps=steps, seed=seed, diverge=diverge)
+                  steps=steps, seed=seed, diverge=diverge,
+                  shuffle=data_cli.shuffle_for(getattr(table, "source", None), False))
+    record.save(lr_find_result(res, obj, seed), source=obj, **lr_find_config(res))
     if as_json:
         _echo_json({"suggestion": res.suggestion, "valley": res.suggestion_valley,
                     "steepest": res.suggestion_steepest, "stable_lr": res.stable_lr,
@@ -634,7 +669,8 @@ def landscape_cmd(name, optimizers, lr, start, steps, out_path, gif_path, fps):
 @click.option("--epochs", default=100, show_default=True, type=COUNT, help="Passes over the data.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the row order.")
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept.")
-def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
+@_memory_option
+def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias, memory):
     """Curvature, the stable learning rate and the verdict of a run: on DATA, or on the lecture's problem.
 
     Without DATA: y_hat = x*w on x = [1, 2, 3, 4], y = 2x, from w = 1 (cost 7.5 (w - 2)^2).
@@ -654,7 +690,7 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
     else:
         if target is None:
             raise ParameterError("--target is required with DATA: the column to predict.")
-        table = read_data(data, target, features)
+        table = read_data(data, target, features, memory=memory)
         obj = LinearRegression(table.X, table.y, bias=not no_bias)
         w0 = np.zeros(obj.n_params)
         what = f"{Path(data).name}: {target} ~ linear model ({obj.n_samples} rows, {obj.n_params} parameters), w0 = 0"
@@ -669,7 +705,8 @@ def diagnose_cmd(data, target, features, lr, batch_size, epochs, seed, no_bias):
     method = "full batch" if batch_size is None else "SGD (1 row)" if batch_size == 1 else f"mini-batch {batch_size}"
     rows, messages, interrupted = [], [], None
     for r in rates:
-        res = minimize(obj, w0, optimizer=optim.SGD(lr=r), batch_size=batch_size, epochs=epochs, seed=seed)
+        res = minimize(obj, w0, optimizer=optim.SGD(lr=r), batch_size=batch_size, epochs=epochs, seed=seed,
+                       shuffle=data_cli.shuffle_for(getattr(obj, "source", None), False))
         rows.append((f"{r:g}", method, str(res.epochs), f"{res.loss:.4g}", res.status, res.verdict))
         messages.append(f"lr {r:g}: {res.message}")
         if _interrupted(res):
@@ -721,7 +758,8 @@ def _parse_bounds(text, n_params):
 @click.option("--no-bias", is_flag=True, help="Fit without an intercept (with DATA).")
 @click.option("--plot", "plot_path", default=None, help="Write the cost plot here (one or two weights).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result (strict JSON).")
-def search_cmd(data, target, features, method, bounds, num, rounds, no_bias, plot_path, as_json):
+@_memory_option
+def search_cmd(data, target, features, method, bounds, num, rounds, no_bias, plot_path, as_json, memory):
     """Search without gradients: brute force over a grid, or divide and conquer; on DATA or the lecture.
 
     Without DATA: y_hat = x*w on x = [1, 2, 3, 4], y = 2x (cost 7.5 (w - 2)^2).
@@ -739,7 +777,7 @@ def search_cmd(data, target, features, method, bounds, num, rounds, no_bias, plo
     else:
         if target is None:
             raise ParameterError("--target is required with DATA: the column to predict.")
-        table = read_data(data, target, features)
+        table = read_data(data, target, features, memory=memory)
         obj = LinearRegression(table.X, table.y, bias=not no_bias)
         names = [*table.features, *(["bias"] if not no_bias else [])]
         title, default_bounds = f"{Path(data).name}: {target} ~ linear model", "-10:10"
@@ -774,3 +812,5 @@ def search_cmd(data, target, features, method, bounds, num, rounds, no_bias, plo
 from .explore.command import explore as _explore  # noqa: E402  `descend explore`, defined with the explorer
 
 cli.add_command(_explore)
+
+from .data import cli as data_cli  # noqa: E402  streamed DATA (Parquet, folders, globs, --memory) and `descend convert`

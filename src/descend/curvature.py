@@ -26,7 +26,6 @@ h = lr (λ + wd):
 from __future__ import annotations
 
 import math
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -39,7 +38,6 @@ __all__ = ["curvature", "stable_lr", "classify", "eigenvalues", "hessian", "hvp"
 EXACT_MAX_PARAMS = 2000   # above this, never form the Hessian: Lanczos on H v instead
 EXACT_MAX_FLOPS = 2e9     # nor when forming it (n_samples * n_params^2) would cost more than this
 FD_MAX_PARAMS = 50        # a finite-difference Hessian (2 n gradients) only for this few parameters
-GRAM_CHUNK = 8192         # rows per chunk when forming a (weighted) Gram matrix
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,8 +49,8 @@ def _linear(objective):
     known in closed form), else None."""
     from .objectives import LinearRegression, LogisticRegression
 
-    if getattr(objective, "n_outputs", 1) != 1:
-        return None
+    if getattr(objective, "n_outputs", 1) != 1 or getattr(objective, "streamed", False):
+        return None  # (a streamed objective's rows are on disk: its own hessian() reads them in one pass)
     if isinstance(objective, LinearRegression):
         return "squared"
     if isinstance(objective, LogisticRegression):
@@ -60,35 +58,10 @@ def _linear(objective):
     return None
 
 
-def _weighted_gram(X, s, bias):
-    """[X 1]^T diag(s) [X 1] in float64 (s None: unweighted), a chunk of rows at a time: no copy of X."""
-    n, d = X.shape
-    p = d + bool(bias)
-    G = np.zeros((p, p))
-    for a in range(0, n, GRAM_CHUNK):
-        Xc = np.asarray(X[a : a + GRAM_CHUNK], dtype=np.float64)
-        col = np.ones(len(Xc)) if s is None else np.asarray(s[a : a + GRAM_CHUNK], dtype=np.float64)
-        Xs = Xc if s is None else Xc * col[:, None]  # a chunk-sized temporary
-        G[:d, :d] += Xs.T @ Xc
-        if bias:
-            v = Xs.sum(axis=0)
-            G[:d, d] += v
-            G[d, :d] += v
-            G[d, d] += col.sum()
-    return G
-
-
-_GRAMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def gram(objective) -> np.ndarray:
-    """[X 1]^T [X 1] of a linear model (without the bias column when ``bias=False``), computed
-    once per objective in one pass over X without copying it, and cached (objectives are immutable)."""
-    G = _GRAMS.get(objective)
-    if G is None:
-        G = _weighted_gram(objective.X, None, objective.bias)
-        _GRAMS[objective] = G
-    return G
+    """[X 1]^T [X 1] of a linear model (without the bias column when ``bias=False``): the
+    objective's own ``gram()``, computed once per (immutable) objective without copying X."""
+    return objective.gram()
 
 
 def _penalty_diag(objective, n):
@@ -120,7 +93,7 @@ def hessian(objective, w) -> np.ndarray:
     if kind == "squared":
         H = 2.0 * gram(objective) / objective.n_samples
     else:
-        H = _weighted_gram(objective.X, _logistic_weights(objective, w), objective.bias) / objective.n_samples
+        H = objective.gram(_logistic_weights(objective, w)) / objective.n_samples
     pen = _penalty_diag(objective, len(H))
     return H if pen is None else H + np.diag(pen)
 
@@ -182,8 +155,10 @@ def _n_params(objective, w) -> int:
 def _hessian_affordable(objective, n: int) -> bool:
     if not _exact_hessian(objective):
         return n <= FD_MAX_PARAMS
-    if _linear(objective) == "squared" and objective in _GRAMS:
+    if _linear(objective) == "squared" and "_gram" in vars(objective):
         return n <= EXACT_MAX_PARAMS  # the Gram matrix is already there: no pass over the data
+    if getattr(objective, "streamed", False):  # rows on disk: the exact Hessian is one pass, Lanczos two per step
+        return n <= EXACT_MAX_PARAMS
     return n <= EXACT_MAX_PARAMS and (objective.n_samples or 1) * n * n <= EXACT_MAX_FLOPS
 
 

@@ -74,6 +74,10 @@ def check_seed(seed, name: str = "seed"):
     raise ParameterError(f"{name} must be an integer in [0, {MAX_SEED}] (or None for a fresh one); got {seed!r}.")
 
 
+class StoreError(DataError):
+    """The run store cannot be used as asked: not a store, a damaged or newer database, an unknown run (exit 1)."""
+
+
 class EngineError(DescendError, RuntimeError):
     """An engine lost part of its machinery mid-run (e.g. a Dask worker died and its data could not
     be recomputed). ``minimize`` stops on it as on Ctrl-C: the best weights, a checkpoint, a message."""

@@ -52,11 +52,26 @@ class DivergenceWarning(ConvergenceWarning):
     """The fit diverged; the estimator kept the best weights seen. A ConvergenceWarning."""
 
 
-def _stable_lr(objective, w) -> float:
-    """2 / lambda_max of the exact Hessian at w: plain full-batch GD diverges above it."""
-    from .diagnose import stable_lr
+def _limit_text(objective, optimizer, w) -> str:
+    """The optimizer's own stability limit at w, in words (ASCII): what a DivergenceWarning says.
+    For least squares it holds everywhere; for logistic/softmax only near w (the curvature
+    falls as the fit improves)."""
+    from .curvature import curvature, stability_limit
 
-    return float(stable_lr(objective, w))
+    lam = float(curvature(objective, w))
+    limit = stability_limit(optimizer, lam)
+    if limit is None:
+        return (f"{type(optimizer).__name__} has no 2/lambda_max-type stability limit (it scales each "
+                f"coordinate's step); try a learning_rate 10x smaller")
+    text = (limit.formula.replace("λmax", "lambda_max").replace("μ", "mu").replace("τ", "tau")
+            .replace("≥", ">="))
+    if not math.isfinite(limit.lr) or limit.lr == 0:
+        return f"full-batch gradient descent has no stable rate here ({text})"
+    where = "" if isinstance(objective, LinearRegression) else \
+        " at the kept weights (a local limit: this loss's curvature changes with w)"
+    values = f", {limit.values}".replace("μ", "mu").replace("τ", "tau") if limit.values else ""
+    return (f"the stability limit of full-batch gradient descent with this optimizer is {text} = "
+            f"{limit.lr:.4g}{where} (lambda_max = {lam:.4g}{values}); use a learning_rate below {limit.lr:.4g}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,12 +329,9 @@ class _GDBase(BaseEstimator):
         lrs = res.history.lr
         lrs = lrs[np.isfinite(lrs)]
         lr = float(lrs[-1]) if lrs.size else float(res.optimizer.schedule(0))
-        stable = _stable_lr(objective, res.w)
-        why = res.reason
         warnings.warn(
-            f"{type(self).__name__} diverged with learning rate {lr:.4g} ({why}); the stable learning rate "
-            f"of full-batch gradient descent here is 2/lambda_max = {stable:.4g}. Kept the best weights seen "
-            f"(loss {res.loss:.4g}); use a learning_rate below {stable:.4g}.",
+            f"{type(self).__name__} diverged with learning rate {lr:.4g} ({res.reason}); "
+            f"{_limit_text(objective, res.optimizer, res.w)}. Kept the best weights seen (loss {res.loss:.4g}).",
             DivergenceWarning, stacklevel=4)
 
     def _batch(self, n):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import EngineError, ParameterError, check_positive, check_seed
+from .errors import DataError, EngineError, ParameterError, check_positive, check_seed
 from .monitors import Convergence, Divergence, Monitor, Stop
 from .optim import Optimizer, OptState, SGD
 from .verdicts import VerdictMonitor
@@ -299,6 +299,8 @@ class Run:
     best_loss: float = math.inf
     best_epoch: int = 0
     restore_best: bool = False
+    shuffle: object = True  # as given to minimize (a recorder describes the run with these two)
+    backend: str = "numpy"
 
 
 def numpy_epoch(objective, w, optimizer, state, order, batch_size, out_loss, out_gnorm, out_lr, progress):
@@ -478,9 +480,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     if resume is not None:
         resume = _check_resume(resume, objective, optimizer)
     backend, run_epoch, _, full_loss_and_grad = _select_backend(backend, objective, optimizer)
-    # an engine's runner may bring its own row orders and steps per epoch (the Dask engine draws orders per chunk)
-    epoch_order = (getattr(run_epoch, "epoch_order", None)
-                   or _epoch_order(backend, n if batch_size is not None else None, epochs))
+    if hasattr(objective, "stream_order"):  # a streamed source: its own order (never an array of n rows)
+        epoch_order = objective.stream_order(shuffle, batch_size)
+    else:  # an engine's runner may bring its own row orders (the Dask engine draws orders per chunk)
+        epoch_order = (getattr(run_epoch, "epoch_order", None)
+                       or _epoch_order(backend, n if batch_size is not None else None, epochs))
 
     history = History()
     state = optimizer.init(w)
@@ -488,7 +492,18 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     if resume is not None:
         w, state, start_epoch, seed = resume["w"], resume["state"], resume["epoch"], resume.get("seed", seed)
     run = Run(objective, optimizer, state, w, start_epoch, epochs, batch_size, seed, history)
+    run.shuffle, run.backend = shuffle, backend
     keys = _monitor_keys(monitors)
+
+    def checkpoint():
+        """The loop's checkpoint as of now (a run recorder takes one at every boundary)."""
+        return {"w": run.w.tolist(), "state": run.state.to_dict(), "epoch": run.epoch, "seed": seed,
+                "optimizer": type(optimizer).__name__,
+                "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
+                "best_w": None if run.best_w is None else run.best_w.tolist(),
+                "best_loss": run.best_loss, "best_epoch": run.best_epoch}
+
+    run.checkpoint = checkpoint
     restored = set()  # monitors whose state came from the checkpoint: they have seen its boundary
     if resume is not None and resume.get("best_w") is not None:
         run.best_w = np.array(resume["best_w"], dtype=np.float64)
@@ -576,6 +591,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
             raise
         stop = Stop("stopped", f"interrupted at epoch {run.epoch}")
         run.restore_best = True
+    except DataError as exc:  # a streamed source met a bad chunk: keep the work done, say where
+        if not history.epoch_loss_list:
+            raise
+        stop = Stop("stopped", f"stopped in epoch {run.epoch} by bad data: {str(exc).rstrip('.')}")
+        run.restore_best = True
     except EngineError as exc:  # e.g. a Dask worker lost with data that could not be recomputed
         if not history.epoch_loss_list:  # before the first loss was measured: no work to keep
             raise
@@ -587,11 +607,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     steps_done = step0 + history.steps_taken  # by construction: the steps the history holds
     state.step = steps_done
     status = stop.status if stop is not None else "max_epochs"
-    checkpoint = {"w": run.w.tolist(), "state": state.to_dict(), "epoch": run.epoch, "seed": seed,
-                  "optimizer": type(optimizer).__name__,
-                  "monitors": {key: m.state() for m, key in zip(monitors, keys) if m.state() is not None},
-                  "best_w": None if run.best_w is None else run.best_w.tolist(),
-                  "best_loss": run.best_loss, "best_epoch": run.best_epoch}
+    checkpoint = run.checkpoint()
     keep_best = status == "diverged" or run.restore_best
     w_out = run.best_w if (keep_best and run.best_w is not None) else run.w.copy()
     loss_out = run.best_loss if (keep_best and run.best_w is not None) else history.epoch_loss_list[-1]
@@ -601,7 +617,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
                     wall_time=history.wall_time, checkpoint=checkpoint, label=label,
                     reason=stop.message if stop is not None else "", backend=backend)
     for m in monitors:  # the VerdictMonitor (second) writes result.verdict and result.message
-        m.on_end(run, result)
+        try:
+            m.on_end(run, result)
+        except DataError:  # a look at a streamed source met the bad chunk again: the stop's words stand
+            if not result.message:
+                result.verdict, result.message = "ok", (stop.message if stop is not None else result.status) + "."
     return result
 
 
@@ -623,6 +643,8 @@ AUTO_NUMPY_SIZE = 1000  # backend="auto" keeps data of at most this many values 
 
 def _select_backend(backend, objective, optimizer):
     """(name, epoch runner, full-data loss, full-data loss and gradient) for ``backend``."""
+    if hasattr(objective, "stream_backend"):  # rows from a source (descend.data): chunks through these kernels
+        return objective.stream_backend(backend, optimizer)
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
     engine = getattr(objective, "engine", None)

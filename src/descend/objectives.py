@@ -244,7 +244,17 @@ class LinearModel(Objective):
     derived here from these; no method copies X (the bias column is never materialised).
     Subclasses: :class:`LinearRegression`, :class:`LogisticRegression` (one output per target
     column: one-vs-rest with a 0/1 column per class), :class:`SoftmaxRegression`.
+
+    ``X`` may also be a source of :mod:`descend.data` (and y omitted): the model is then its
+    streamed twin (:mod:`descend.data.engine`), reading its rows a chunk at a time.
     """
+
+    def __new__(cls, X=None, *args, **kwargs):
+        if getattr(X, "_descend_source", False):
+            from .data.engine import streamed_class
+
+            return super().__new__(streamed_class(cls))
+        return super().__new__(cls)
 
     elementwise = True  # the row loss is a sum over outputs of pointwise(z_k, y_k) (False: softmax)
     _curvature_bound = 1.0  # sup of d2 ell / dz2 (squared error 2, cross-entropy 1/4, softmax 1/2)

@@ -402,11 +402,9 @@ def _steepest_row(f: Facts):
     a chunk at a time), for per-sample SGD on least squares; else None."""
     if f.result.batch_size != 1 or not f.quadratic or float(getattr(f.objective, "l2", 0.0) or 0.0):
         return None
-    X = f.objective.X
-    best = 0.0
-    for a in range(0, len(X), C.GRAM_CHUNK):
-        Xc = np.asarray(X[a : a + C.GRAM_CHUNK], dtype=np.float64)
-        best = max(best, float(np.max(np.einsum("ij,ij->i", Xc, Xc))))
+    from .objectives import _row_sqnorms
+
+    best = float(np.max(_row_sqnorms(f.objective.X)))  # a chunk of rows at a time
     return 2.0 * (best + (1.0 if f.objective.bias else 0.0))
 
 
