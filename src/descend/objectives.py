@@ -254,15 +254,14 @@ class LinearModel(Objective):
             from .data.engine import streamed_class
 
             return super().__new__(streamed_class(cls))
+        # a Dask source (ds.data.dask(...)) in place of X brings the class that runs the model on its cluster
+        runner = getattr(X, "objective_class", None)
+        if runner is not None and not isinstance(X, type):
+            return super().__new__(runner(cls))
         return super().__new__(cls)
 
     elementwise = True  # the row loss is a sum over outputs of pointwise(z_k, y_k) (False: softmax)
     _curvature_bound = 1.0  # sup of d2 ell / dz2 (squared error 2, cross-entropy 1/4, softmax 1/2)
-
-    def __new__(cls, X=None, *args, **kwargs):
-        # a data source (e.g. ds.data.dask(...)) in place of X brings the class that runs the model on it
-        runner = getattr(X, "objective_class", None)
-        return super().__new__(runner(cls) if runner is not None and not isinstance(X, type) else cls)
 
     def __init__(self, X, y, bias: bool = True, l2: float = 0.0):
         name = type(self).__name__

@@ -556,6 +556,8 @@ class _OnDask:
     """What a linear model of the contract does when its rows are a Dask source: every pass over
     the rows runs on the cluster; the rest (penalty, layout, decisions) is the model's own."""
 
+    streamed = True  # the rows are not in memory: diagnostics call this objective's own hessian()
+
     def __init__(self, X, y=None, bias: bool = True, l2: float = 0.0, n_classes: int | None = None):
         from ..objectives import SoftmaxRegression, _check_l2
 
