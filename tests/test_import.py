@@ -1,8 +1,9 @@
 import subprocess
 import sys
 
-HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "pyarrow", "click",
-         "starlette", "uvicorn", "httpx", "httpx2", "anyio", "playwright", "sqlite3", "tensorboardX", "tensorboard"]
+HEAVY = ["matplotlib", "numba", "sklearn", "pandas", "scipy", "rich", "torch", "dask", "distributed", "dask_glm",
+         "pyarrow", "click", "starlette", "uvicorn", "httpx", "httpx2", "anyio", "playwright", "sqlite3", "tensorboardX",
+         "tensorboard"]
 
 
 def test_import_descend_is_light():
@@ -10,6 +11,12 @@ def test_import_descend_is_light():
             "print(','.join(m for m in heavy if m in sys.modules))" % HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_touching_ds_data_imports_no_dask_until_a_source_is_made():
+    code = ("import sys, descend as ds; ds.data; print('dask' in sys.modules, 'distributed' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_the_run_store_loads_on_first_use_without_its_exporters():

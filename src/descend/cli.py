@@ -297,37 +297,56 @@ def _check_batch(batch_size, n_rows):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_memory_option
 @record_options("fit", resume=True)
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Fit on this Dask cluster: DATA is Parquet (file, folder or glob) read there by dask.dataframe.")
+@click.option("--dask", "dask_local", default=None, metavar="local:N",
+              help="Fit on a Dask LocalCluster of N worker processes started here (DATA is Parquet).")
 def fit(data, target, features, model, optimizer_name, optimizer_params, schedule, schedule_params, batch_size, lr,
-        epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet, memory, record):
+        epochs, seed, no_shuffle, no_bias, tol, plot_path, as_json, quiet, memory, record, scheduler, dask_local):
     """Fit a linear (or logistic) regression to DATA by gradient descent.
 
     DATA: a CSV file (plain or gzip), or streamed in chunks: a Parquet file, a folder of them or a
-    glob (shuffled by blocks), or any file with --memory.
+    glob (shuffled by blocks), or any file with --memory; with --scheduler or --dask, Parquet
+    read by dask.dataframe on a Dask cluster, where every pass runs.
     """
+    import contextlib
+
     from .loop import minimize
 
     _check_out(plot_path, "--plot")
     sched = schedules.from_name(schedule, lr, **schedule_params)
     opt = optim.from_options(optimizer_name, sched, **optimizer_params)
-    table = read_data(data, target, features, labels=model == "logistic", memory=memory)
-    _check_batch(batch_size, table.n_rows)
-    obj = _objective(model, table.X, table.y, not no_bias)
-    source = getattr(table, "source", None)
-    res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
-                   epochs=epochs, shuffle=data_cli.shuffle_for(source, no_shuffle), seed=seed, tol=tol,
-                   callbacks=_progress(quiet or as_json or source is not None, f"fit {Path(data).name}")
-                   + data_cli.progress_for(source, quiet or as_json, f"fit {Path(data).name}") + record.callbacks(),
-                   resume=record.checkpoint)
-    params = dict(zip([*table.features, *(["bias"] if not no_bias else [])], map(float, res.w)))
+    cluster = _dask_cluster(scheduler, dask_local)
+    with cluster if cluster is not None else contextlib.nullcontext() as client:
+        if cluster is not None:  # Parquet read by dask.dataframe on the cluster; every pass runs there
+            from .engines.dask import read_parquet
+
+            src = read_parquet(data, target, _parse_features(features), client=client)
+            table = None
+            names, n_rows, source = src.feature_names, src.n_rows, None
+            obj = _objective(model, src, None, not no_bias)
+        else:
+            table = read_data(data, target, features, labels=model == "logistic", memory=memory)
+            names, n_rows, source = table.features, table.n_rows, getattr(table, "source", None)
+            obj = _objective(model, table.X, table.y, not no_bias)
+        _check_batch(batch_size, n_rows)
+        res = minimize(obj, np.zeros(obj.n_params), optimizer=opt, batch_size=batch_size,
+                       epochs=epochs, shuffle=data_cli.shuffle_for(source, no_shuffle), seed=seed, tol=tol,
+                       callbacks=_progress(quiet or as_json or source is not None, f"fit {Path(data).name}")
+                       + data_cli.progress_for(source, quiet or as_json, f"fit {Path(data).name}")
+                       + record.callbacks(),
+                       resume=record.checkpoint)
+    params = dict(zip([*names, *(["bias"] if not no_bias else [])], map(float, res.w)))
+    classes = None if table is None else table.classes
     if as_json:
         out = {"weights": params, "loss": res.loss, "status": res.status, "message": res.message,
                "epochs": res.epochs, "steps": res.steps, "epoch_loss": res.history.epoch_loss.tolist()}
-        if table.classes is not None:
-            out["labels"] = {str(c): i for i, c in enumerate(table.classes)}
+        if classes is not None:
+            out["labels"] = {str(c): i for i, c in enumerate(classes)}
         _echo_json(out)
     else:
         con = _console()
-        if table.classes is not None:
+        if classes is not None:
             con.print(table.labels_note())
         con.print(_table(f"{Path(data).name}: {target} ~ {model} model", ["column", "weight"],
                          [(k, f"{v:.6g}") for k, v in params.items()]))
@@ -344,6 +363,25 @@ def fit(data, target, features, model, optimizer_name, optimizer_params, schedul
             _console().print(f"wrote {plot_path}")
     _stop_if_interrupted(res)
 
+
+def _dask_cluster(scheduler, dask_local):
+    """The Dask connection of --scheduler / --dask local:N (a context manager), or None."""
+    if scheduler is None and dask_local is None:
+        return None
+    if scheduler is not None and dask_local is not None:
+        raise click.UsageError("give either --scheduler or --dask, not both.")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise click.UsageError("fitting on Dask needs dask and distributed: pip install 'descend[dask]'.") from None
+    from .engines.dask import connect
+
+    if scheduler is not None:
+        return connect(scheduler=scheduler)
+    kind, _, count = dask_local.partition(":")
+    if kind != "local" or not count.isdigit() or int(count) < 1:
+        raise click.UsageError(f"--dask takes local:N with N >= 1 worker processes; got {dask_local!r}.")
+    return connect(local=int(count))
 
 from .runs.cli import register as _register_runs  # noqa: E402  `descend runs ...` and `descend report`
 

@@ -76,3 +76,8 @@ def check_seed(seed, name: str = "seed"):
 
 class StoreError(DataError):
     """The run store cannot be used as asked: not a store, a damaged or newer database, an unknown run (exit 1)."""
+
+
+class EngineError(DescendError, RuntimeError):
+    """An engine lost part of its machinery mid-run (e.g. a Dask worker died and its data could not
+    be recomputed). ``minimize`` stops on it as on Ctrl-C: the best weights, a checkpoint, a message."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import batching
-from .errors import DataError, ParameterError, check_positive, check_seed
+from .errors import DataError, EngineError, ParameterError, check_positive, check_seed
 from .monitors import Convergence, Divergence, Monitor, Stop
 from .optim import Optimizer, OptState, SGD
 from .verdicts import VerdictMonitor
@@ -452,10 +452,12 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         plain NumPy path otherwise, and for tiny data (at most 1,000 values, rows x parameters,
         like the lecture's 4 rows) where loading numba costs more than it saves. "numpy" forces
         the plain path; "numba" demands the kernels (a ParameterError if they cannot run this
-        objective). Both give the same numbers to rounding.
+        objective). Both give the same numbers to rounding. An objective on a Dask source
+        (``ds.data.dask``) runs on its cluster ("auto" or "dask"; see :mod:`descend.engines.dask`).
 
-    The loop never loses its work: on divergence, a non-finite batch or Ctrl-C it returns the
-    best weights seen and the whole history, with a status and a message that say why.
+    The loop never loses its work: on divergence, a non-finite batch, Ctrl-C or a lost cluster
+    worker it returns the best weights seen and the whole history, with a status and a message
+    that say why.
     """
     optimizer = SGD(lr=0.01) if optimizer is None else optimizer
     _check_objective(objective)
@@ -480,8 +482,9 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     backend, run_epoch, _, full_loss_and_grad = _select_backend(backend, objective, optimizer)
     if hasattr(objective, "stream_order"):  # a streamed source: its own order (never an array of n rows)
         epoch_order = objective.stream_order(shuffle, batch_size)
-    else:
-        epoch_order = _epoch_order(backend, n if batch_size is not None else None, epochs)
+    else:  # an engine's runner may bring its own row orders (the Dask engine draws orders per chunk)
+        epoch_order = (getattr(run_epoch, "epoch_order", None)
+                       or _epoch_order(backend, n if batch_size is not None else None, epochs))
 
     history = History()
     state = optimizer.init(w)
@@ -507,7 +510,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
         run.best_loss, run.best_epoch = float(resume["best_loss"]), int(resume["best_epoch"])
 
     full_batch = n is None or batch_size is None  # one step per epoch, on every row
-    steps_per_epoch = batching.steps_per_epoch(n, batch_size)
+    steps_per_epoch = getattr(run_epoch, "steps_per_epoch", batching.steps_per_epoch)(n, batch_size)
     rows_per_epoch = n if n is not None else 1
     out_loss, out_gnorm, out_lr = np.empty(steps_per_epoch), np.empty(steps_per_epoch), np.empty(steps_per_epoch)
     progress = np.zeros(1, dtype=np.int64)
@@ -593,6 +596,11 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
             raise
         stop = Stop("stopped", f"stopped in epoch {run.epoch} by bad data: {str(exc).rstrip('.')}")
         run.restore_best = True
+    except EngineError as exc:  # e.g. a Dask worker lost with data that could not be recomputed
+        if not history.epoch_loss_list:  # before the first loss was measured: no work to keep
+            raise
+        stop = Stop("stopped", f"at epoch {run.epoch}, {exc}")
+        run.restore_best = True
     finally:
         getattr(epoch_order, "close", lambda: None)()
 
@@ -629,7 +637,7 @@ def _monitor_keys(monitors) -> list[str]:
     return keys
 
 
-BACKENDS = ("auto", "numpy", "numba")
+BACKENDS = ("auto", "numpy", "numba", "dask")
 AUTO_NUMPY_SIZE = 1000  # backend="auto" keeps data of at most this many values (rows x params) on NumPy
 
 
@@ -639,6 +647,11 @@ def _select_backend(backend, objective, optimizer):
         return objective.stream_backend(backend, optimizer)
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
+    engine = getattr(objective, "engine", None)
+    if engine is not None:  # the objective's rows live elsewhere (descend.engines): its engine runs the steps
+        return engine.backend(backend, optimizer)
+    if backend == "dask":
+        raise ParameterError("backend='dask' needs an objective on a Dask source (ds.data.dask(...)).")
     plain = ("numpy", numpy_epoch, objective.loss, objective.loss_and_grad)
     if backend == "numpy":
         return plain

@@ -267,6 +267,10 @@ class LinearModel(Objective):
             from .data.engine import streamed_class
 
             return super().__new__(streamed_class(cls))
+        # a Dask source (ds.data.dask(...)) in place of X brings the class that runs the model on its cluster
+        runner = getattr(X, "objective_class", None)
+        if runner is not None and not isinstance(X, type):
+            return super().__new__(runner(cls))
         return super().__new__(cls)
 
     elementwise = True  # the row loss is a sum over outputs of pointwise(z_k, y_k) (False: softmax)
