@@ -97,6 +97,33 @@ def read_csv(path, target: str, features=None):
 _LABELS_RULE = "two labels: 0 and 1, -1 and 1, or two names (mapped to 0 and 1 in sorted order)"
 
 
+def select_columns(path, columns, target: str, features, sep=","):
+    """(features, target) checked against a file's header ``columns``: every name exists, none is
+    listed twice, the target is not a feature, at least one feature, no unnamed column used.
+    The one place these checks and their messages live (the streamed readers call it too)."""
+    _check_names(path, columns)
+    if target not in columns:
+        raise ParameterError(_no_column(path, target, "--target", columns, sep))
+    if features is None:
+        features = [c for c in columns if c != target]
+    else:
+        features = [features] if isinstance(features, str) else [str(f) for f in features]
+        for name in features:
+            if name not in columns:
+                raise ParameterError(_no_column(path, name, "--features", columns, sep))
+        dup = [f for f in dict.fromkeys(features) if features.count(f) > 1]
+        if dup:
+            raise ParameterError(f"{path}: --features names column {dup[0]!r} twice.")
+        if target in features:
+            raise ParameterError(f"{path}: the target column {target!r} is also listed as a feature.")
+    if not features:
+        raise DataError(f"{path}: there are no feature columns besides the target {target!r}.")
+    empty = [i for i, c in enumerate(columns) if c == "" and (c in features or c == target)]
+    if empty:
+        raise DataError(f"{path}: column {empty[0] + 1} has no name in the header.")
+    return features, target
+
+
 def load_csv(path, target: str, features=None, *, labels: bool = False, scale_check: bool = True) -> Table:
     """Read a CSV file with a header row for fitting.
 
@@ -123,27 +150,7 @@ def load_csv(path, target: str, features=None, *, labels: bool = False, scale_ch
     columns = [h.strip() for h in header]
     while len(columns) > 1 and columns[-1] == "":  # "a,b,y," : a trailing delimiter, not a column
         columns.pop()
-    _check_names(path, columns)
-    target = str(target)
-    if target not in columns:
-        raise ParameterError(_no_column(path, target, "--target", columns, sep))
-    if features is None:
-        features = [c for c in columns if c != target]
-    else:
-        features = [str(f) for f in features]
-        for name in features:
-            if name not in columns:
-                raise ParameterError(_no_column(path, name, "--features", columns, sep))
-        dup = [f for f in dict.fromkeys(features) if features.count(f) > 1]
-        if dup:
-            raise ParameterError(f"{path}: --features names column {dup[0]!r} twice.")
-        if target in features:
-            raise ParameterError(f"{path}: the target column {target!r} is also listed as a feature.")
-    if not features:
-        raise DataError(f"{path}: there are no feature columns besides the target {target!r}.")
-    empty = [i for i, c in enumerate(columns) if c == "" and (c in features or c == target)]
-    if empty:
-        raise DataError(f"{path}: column {empty[0] + 1} has no name in the header.")
+    features, target = select_columns(path, columns, str(target), features, sep)
     index = {c: i for i, c in enumerate(columns)}
     selected = [*features, target]
     usecols = [index[c] for c in selected]

@@ -17,7 +17,7 @@ mathematics of its own: every chunk goes through the model contract's kernels
   ``shuffle=False`` the steps are the in-memory steps, bit for bit on the same runner.
   ``shuffle="block"`` (CorgiPile, Xu et al., SIGMOD 2022) draws from ``(seed, epoch)`` a
   permutation of the source's units (Parquet row groups, or parts of them), fills a buffer of
-  ``source.buffer_rows`` rows (a third of the memory budget) with consecutive units of that
+  ``source.buffer_rows`` rows (a quarter of the memory budget) with consecutive units of that
   permutation, and visits each buffer's rows in a random permutation (drawn before the buffer is
   filled, so each row is written where it is visited and the steps read the buffer front to
   back). Two buffers alternate: a background thread reads and fills the next while the steps

@@ -39,7 +39,8 @@ __all__ = ["Source", "Chunk", "Unit", "arrays", "csv", "parquet", "parse_memory"
 
 DEFAULT_MEMORY = "256MB"
 UNIT_SHARE = 6       # one unit: at most budget / UNIT_SHARE (three are held at once: in use, queued, being read)
-BUFFER_SHARE = 1 / 3  # a shuffle buffer of shuffle="block" (two: one filled while the other is stepped through)
+BUFFER_SHARE = 1 / 4  # a shuffle buffer of shuffle="block" (two: one filled while the other is stepped through);
+#                       with three units of a sixth, the budget covers all the rows held at once
 MIN_MEMORY = 64_000
 ROW_GROUP_ROWS = 65536   # `convert` writes row groups of this many rows ...
 ROW_GROUP_BYTES = 16e6   # ... or fewer, so that one row group holds at most 16 MB of numbers
@@ -142,7 +143,7 @@ class Source:
 
     @property
     def buffer_rows(self) -> int:
-        """Rows of a shuffle buffer of ``shuffle="block"``: a third of the budget (at least one unit); two
+        """Rows of a shuffle buffer of ``shuffle="block"``: a quarter of the budget (at least one unit); two
         buffers alternate, one filled by a background thread while the steps run through the other."""
         return max(self.unit_rows, int(self.memory * BUFFER_SHARE) // self.row_bytes)
 
@@ -308,32 +309,12 @@ def _check_dtype(dtype):
 
 def _select(path, columns, target, features, sep=","):
     """(features, target) checked against the file's columns, with the in-memory CSV reader's
-    messages (:func:`descend.datasets.load_csv`: its own helpers)."""
-    from ..datasets import _check_names, _no_column
+    messages (:func:`descend.datasets.select_columns`)."""
+    from ..datasets import select_columns
 
     if target is None or not isinstance(target, str):
         raise ParameterError(f"target must be a column name; got {target!r}.")
-    _check_names(path, columns)
-    if target not in columns:
-        raise ParameterError(_no_column(path, target, "--target", columns, sep))
-    if features is None:
-        features = [c for c in columns if c != target]
-    else:
-        features = [features] if isinstance(features, str) else [str(f) for f in features]
-        for name in features:
-            if name not in columns:
-                raise ParameterError(_no_column(path, name, "--features", columns, sep))
-        dup = [f for f in dict.fromkeys(features) if features.count(f) > 1]
-        if dup:
-            raise ParameterError(f"{path}: --features names column {dup[0]!r} twice.")
-        if target in features:
-            raise ParameterError(f"{path}: the target column {target!r} is also listed as a feature.")
-    if not features:
-        raise DataError(f"{path}: there are no feature columns besides the target {target!r}.")
-    empty = [i for i, c in enumerate(columns) if c == "" and (c in features or c == target)]
-    if empty:
-        raise DataError(f"{path}: column {empty[0] + 1} has no name in the header.")
-    return features, target
+    return select_columns(path, columns, target, features, sep)
 
 
 def _too_few(path, n):
