@@ -24,7 +24,7 @@ from .monitors import Convergence, Divergence, Monitor, Stop
 from .optim import Optimizer, OptState, SGD
 from .verdicts import VerdictMonitor
 
-__all__ = ["minimize", "Result", "History", "Run", "numpy_epoch"]
+__all__ = ["minimize", "Result", "History", "Run", "numpy_epoch", "gradient_step"]
 
 
 class History:
@@ -317,13 +317,21 @@ def numpy_epoch(objective, w, optimizer, state, order, batch_size, out_loss, out
     for s, sl in enumerate(slices):
         rows = None if sl is None else order[sl]
         loss, g = objective.loss_and_grad(w, rows)
-        gnorm = math.sqrt(float(g @ g))
-        out_loss[s] = loss
-        out_gnorm[s] = gnorm
-        if not (math.isfinite(loss) and math.isfinite(gnorm)):
+        if not gradient_step(w, loss, g, optimizer, state, s, out_loss, out_gnorm, out_lr, progress):
             return False
-        out_lr[s] = optimizer.step(w, g, state)
-        progress[0] = s + 1
+    return True
+
+
+def gradient_step(w, loss, g, optimizer, state, s, out_loss, out_gnorm, out_lr, progress) -> bool:
+    """Step ``s`` of an epoch on a batch's loss and gradient: record the loss and the gradient norm,
+    then update ``w`` in place, or return False before any update when either is not finite.
+    The one step every runner that steps from Python takes (compiled kernels step inside numba)."""
+    gnorm = math.sqrt(float(g @ g))
+    out_loss[s], out_gnorm[s] = loss, gnorm
+    if not (math.isfinite(loss) and math.isfinite(gnorm)):
+        return False
+    out_lr[s] = optimizer.step(w, g, state)
+    progress[0] = s + 1
     return True
 
 
@@ -542,13 +550,7 @@ def minimize(objective, w0, optimizer: Optimizer | None = None, batch_size=None,
     def full_batch_step(out_loss, out_gnorm, out_lr, progress):
         """The step of a full-batch epoch on the boundary's own loss and gradient (no second pass)."""
         loss, g, _ = at_boundary
-        gnorm = math.sqrt(float(g @ g))
-        out_loss[0], out_gnorm[0] = loss, gnorm
-        if not (math.isfinite(loss) and math.isfinite(gnorm)):
-            return False
-        out_lr[0] = optimizer.step(run.w, g, state)
-        progress[0] = 1
-        return True
+        return gradient_step(run.w, loss, g, optimizer, state, 0, out_loss, out_gnorm, out_lr, progress)
 
     for m in monitors:
         m.on_start(run)

@@ -379,7 +379,6 @@ def _say_diverged_above(f: Facts) -> str:
 
 
 def _say_diverged_below(f: Facts) -> str:
-    lim = f.limit
     row = _steepest_row(f)
     if row is not None:
         lim1 = C.stability_limit(f.opt, row)

@@ -424,14 +424,10 @@ class _Runner:
         return self._steps(blocks, w, optimizer, state, batch_size, out_loss, out_gnorm, out_lr, progress)
 
     def _full_batch(self, w, optimizer, state, out_loss, out_gnorm, out_lr, progress):
+        from ..loop import gradient_step
+
         loss, g = self.obj._pass(w)
-        gnorm = math.sqrt(float(g @ g))
-        out_loss[0], out_gnorm[0] = loss, gnorm
-        if not (math.isfinite(loss) and math.isfinite(gnorm)):
-            return False
-        out_lr[0] = optimizer.step(w, g, state)
-        progress[0] = 1
-        return True
+        return gradient_step(w, loss, g, optimizer, state, 0, out_loss, out_gnorm, out_lr, progress)
 
     # --- blocks of rows, in the epoch's order ----------------------------------------------------
     def _rows_of(self, chunk, X, Y, pos):

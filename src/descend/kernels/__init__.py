@@ -59,7 +59,6 @@ This module imports numba only when a kernel first runs.
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -210,14 +209,10 @@ def numba_epoch(objective, w, optimizer, state, order, batch_size, out_loss, out
     lrs = schedules.evaluate(optimizer.schedule, t0, steps) * state.lr_scale
     try:
         if order is None:  # full batch: one step on the fused one-pass gradient
+            from ..loop import gradient_step
+
             loss, g = full_loss_and_grad(objective, w)
-            gnorm = math.sqrt(float(g @ g))
-            out_loss[0], out_gnorm[0] = loss, gnorm
-            if not (math.isfinite(loss) and math.isfinite(gnorm)):
-                return False
-            out_lr[0] = optimizer.step(w, g, state)
-            progress[0] = 1
-            return True
+            return gradient_step(w, loss, g, optimizer, state, 0, out_loss, out_gnorm, out_lr, progress)
         order = np.ascontiguousarray(order, dtype=np.int64)
         for first in range(0, steps, STEPS_PER_CALL):
             last = min(first + STEPS_PER_CALL, steps)
