@@ -93,27 +93,16 @@ def columns_to_rows(cols, y, X, Y, pos):
     return acc == 0.0
 
 
-def _tie_cache_to_sources():
-    """numba invalidates a cached function only when its own file changes; ``columns_loss_grad``
-    also compiles the objectives' ``pointwise`` through the kernels, so fold those files into
-    this module's cache stamps too (as :mod:`descend.kernels._compiled` does; numba internals,
-    a no-op without them)."""
-    import hashlib
-    import inspect
+def _tie_these_kernels():
+    """``columns_loss_grad`` also compiles the objectives' ``pointwise`` through the kernels: their
+    files count in its cache stamps too (:func:`descend.kernels._compiled.tie_cache_to_sources`)."""
     import sys
-    from pathlib import Path
 
     from .. import objectives
     from ..kernels import _compiled
 
-    digest = hashlib.sha256()
-    for module in (objectives, _compiled, sys.modules[__name__]):
-        digest.update(Path(inspect.getfile(module)).read_bytes())
-    stamp = digest.hexdigest()
-    for obj in (columns_loss_grad, columns_to_rows):
-        cache_file = getattr(getattr(obj, "_cache", None), "_cache_file", None)
-        if cache_file is not None and hasattr(cache_file, "_source_stamp"):
-            cache_file._source_stamp = (cache_file._source_stamp, stamp)
+    _compiled.tie_cache_to_sources((columns_loss_grad, columns_to_rows),
+                                   (objectives, _compiled, sys.modules[__name__]))
 
 
-_tie_cache_to_sources()
+_tie_these_kernels()

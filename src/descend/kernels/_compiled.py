@@ -693,25 +693,31 @@ def streaming_sum(X):
     return partial.sum()
 
 
-def _tie_cache_to_sources():
-    """numba invalidates a cached function only when its own file changes; these kernels also
-    compile code from optim.py and objectives.py (and this file), so fold all their contents
-    into every cache entry's source stamp. (Uses numba internals; without them, no-op.)"""
+def tie_cache_to_sources(functions, modules):
+    """numba invalidates a cached function only when its own file changes; compiled code that also
+    compiles code from other files (optim.py's rules, objectives.py's losses) folds the contents of
+    those ``modules`` into each of ``functions``' cache stamps. (Uses numba internals; without
+    them, a no-op.)"""
     import hashlib
     import inspect
     from pathlib import Path
-    import sys
-
-    from .. import objectives
 
     digest = hashlib.sha256()
-    for module in (optim, objectives, sys.modules[__name__]):
+    for module in modules:
         digest.update(Path(inspect.getfile(module)).read_bytes())
     stamp = digest.hexdigest()
-    for obj in list(globals().values()):
+    for obj in functions:
         cache_file = getattr(getattr(obj, "_cache", None), "_cache_file", None)
         if cache_file is not None and hasattr(cache_file, "_source_stamp"):
             cache_file._source_stamp = (cache_file._source_stamp, stamp)
 
 
-_tie_cache_to_sources()
+def _tie_these_kernels():
+    import sys
+
+    from .. import objectives
+
+    tie_cache_to_sources(list(globals().values()), (optim, objectives, sys.modules[__name__]))
+
+
+_tie_these_kernels()
